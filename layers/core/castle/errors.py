@@ -1,0 +1,164 @@
+"""One catalogue of errors, in Binance's codes and texts.
+
+Clients (ccxt, python-binance) map errors to exceptions by code *and* text, so
+the texts here are copied exactly. The domain raises `CastleError`; the edge
+maps it once to `{"code": ..., "msg": ...}` and the HTTP status.
+"""
+
+from __future__ import annotations
+
+
+class CastleError(Exception):
+    """A rejection with Binance's code, message and HTTP status."""
+
+    __slots__ = ("code", "msg", "http_status")
+
+    def __init__(self, code: int, msg: str, http_status: int = 400) -> None:
+        super().__init__(f"{code} {msg}")
+        self.code = code
+        self.msg = msg
+        self.http_status = http_status
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "msg": self.msg}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CastleError) and (self.code, self.msg) == (other.code, other.msg)
+
+    def __hash__(self) -> int:
+        return hash((self.code, self.msg))
+
+    def __repr__(self) -> str:
+        return f"CastleError({self.code}, {self.msg!r})"
+
+
+# 10xx: general
+def unknown(detail: str = "An unknown error occurred while processing the request.") -> CastleError:
+    return CastleError(-1000, detail, 500)
+
+
+def unsupported_operation() -> CastleError:
+    return CastleError(-1020, "This operation is not supported.")
+
+
+def invalid_timestamp_window() -> CastleError:
+    return CastleError(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+
+def invalid_timestamp_ahead() -> CastleError:
+    return CastleError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+
+
+def invalid_signature() -> CastleError:
+    return CastleError(-1022, "Signature for this request is not valid.")
+
+
+def unsupported_order_combination() -> CastleError:
+    return CastleError(-1014, "Unsupported order combination.")
+
+
+# 11xx: request issues
+def illegal_chars(param: str, legal: str = r"^([0-9]{1,20})(\.[0-9]{1,20})?$") -> CastleError:
+    return CastleError(-1100, f"Illegal characters found in parameter '{param}'; legal range is '{legal}'.")
+
+
+def duplicate_parameter(param: str) -> CastleError:
+    return CastleError(-1101, f"Duplicate values for a parameter detected. ('{param}')")
+
+
+def mandatory_param(param: str) -> CastleError:
+    return CastleError(-1102, f"Mandatory parameter '{param}' was not sent, was empty/null, or malformed.")
+
+
+def one_of_params(a: str, b: str) -> CastleError:
+    return CastleError(-1102, f"Param '{a}' or '{b}' must be sent, but both were empty/null!")
+
+
+def param_not_required(param: str) -> CastleError:
+    return CastleError(-1106, f"Parameter '{param}' sent when not required.")
+
+
+def too_much_precision(param: str) -> CastleError:
+    return CastleError(-1111, f"Parameter '{param}' has too much precision.")
+
+
+def invalid_tif() -> CastleError:
+    return CastleError(-1115, "Invalid timeInForce.")
+
+
+def invalid_order_type() -> CastleError:
+    return CastleError(-1116, "Invalid orderType.")
+
+
+def invalid_side() -> CastleError:
+    return CastleError(-1117, "Invalid side.")
+
+
+def invalid_symbol() -> CastleError:
+    return CastleError(-1121, "Invalid symbol.")
+
+
+def invalid_parameter(param: str) -> CastleError:
+    return CastleError(-1130, f"Data sent for parameter '{param}' is not valid.")
+
+
+# -1013: the filter failures and invalid values
+def filter_failure(name: str) -> CastleError:
+    return CastleError(-1013, f"Filter failure: {name}")
+
+
+def invalid_quantity() -> CastleError:
+    return CastleError(-1013, "Invalid quantity.")
+
+
+def invalid_price() -> CastleError:
+    return CastleError(-1013, "Invalid price.")
+
+
+def invalid_stop_price() -> CastleError:
+    return CastleError(-1013, "Stop price is invalid.")
+
+
+# 20xx: matching engine rejections (Binance's texts under -2010 / -2011)
+def would_take() -> CastleError:
+    return CastleError(-2010, "Order would immediately match and take.")
+
+
+def would_trigger() -> CastleError:
+    return CastleError(-2010, "Order would trigger immediately.")
+
+
+def duplicate_order() -> CastleError:
+    return CastleError(-2010, "Duplicate order sent.")
+
+
+def insufficient_balance() -> CastleError:
+    return CastleError(-2010, "Account has insufficient balance for requested action.")
+
+
+def iceberg_exceeds_qty() -> CastleError:
+    return CastleError(-2010, "IcebergQty exceeds QTY.")
+
+
+def market_closed() -> CastleError:
+    return CastleError(-2010, "Market is closed.")
+
+
+def unknown_order() -> CastleError:
+    return CastleError(-2011, "Unknown order sent.")
+
+
+def order_does_not_exist() -> CastleError:
+    return CastleError(-2013, "Order does not exist.")
+
+
+def amend_increase() -> CastleError:
+    return CastleError(-2038, "Order amend (quantity increase) is not supported.")
+
+
+def cancel_replace_failed() -> CastleError:
+    return CastleError(-2022, "Order cancel-replace failed.")
+
+
+def cancel_replace_partially_failed() -> CastleError:
+    return CastleError(-2021, "Order cancel-replace partially failed.")

@@ -1,0 +1,158 @@
+"""What the matching engine did, in past tense.
+
+Every event carries `seq`, the sequence number of the command that caused it,
+so that downstream consumers (settlement, market data) can deduplicate after
+a replay. Events are plain slotted records: cheap on the hot path, and
+`to_dict` gives the journal/wire form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from castle.orders import OrderStatus, Side
+
+
+@dataclass(slots=True)
+class OrderAccepted:
+    """The order passed the engine's checks and is working (Binance: NEW)."""
+
+    seq: int
+    order_id: int
+    account: int
+    side: Side
+    price: int | None
+    qty: int | None
+    ts: int
+
+
+@dataclass(slots=True)
+class OrderRejected:
+    seq: int
+    order_id: int
+    account: int
+    code: int
+    msg: str
+
+
+@dataclass(slots=True)
+class TradeExecuted:
+    """One fill between a resting maker and the taker. Remainders are after the fill."""
+
+    seq: int
+    trade_id: int
+    price: int
+    qty: int
+    maker_order_id: int
+    maker_account: int
+    maker_remaining: int
+    taker_order_id: int
+    taker_account: int
+    taker_remaining: int
+    taker_side: Side
+    ts: int
+
+    @property
+    def is_buyer_maker(self) -> bool:
+        return self.taker_side is Side.SELL
+
+
+@dataclass(slots=True)
+class OrderExpired:
+    """Remaining quantity expired: IOC/FOK/MARKET leftovers (EXPIRED) or STP (EXPIRED_IN_MATCH)."""
+
+    seq: int
+    order_id: int
+    account: int
+    expired_qty: int
+    status: OrderStatus
+    prevented_qty: int = 0
+
+
+@dataclass(slots=True)
+class OrderCanceled:
+    seq: int
+    order_id: int
+    account: int
+    canceled_qty: int
+    ts: int
+
+
+@dataclass(slots=True)
+class OrderAmended:
+    seq: int
+    order_id: int
+    account: int
+    old_qty: int
+    new_qty: int
+    remaining: int
+    ts: int
+
+
+@dataclass(slots=True)
+class PreventedMatch:
+    """Binance's prevented match record: a self-trade that STP stopped."""
+
+    seq: int
+    prevented_match_id: int
+    taker_order_id: int
+    maker_order_id: int
+    price: int
+    mode: str
+    taker_prevented_qty: int
+    maker_prevented_qty: int
+
+
+@dataclass(slots=True)
+class StopTriggered:
+    """A stop order's condition was met by the last trade price; it now works as MARKET/LIMIT."""
+
+    seq: int
+    order_id: int
+    account: int
+    last_price: int
+    ts: int
+
+
+Event = (
+    OrderAccepted
+    | OrderRejected
+    | TradeExecuted
+    | OrderExpired
+    | OrderCanceled
+    | OrderAmended
+    | PreventedMatch
+    | StopTriggered
+)
+
+EVENT_TYPES = {
+    cls.__name__: cls
+    for cls in (
+        OrderAccepted,
+        OrderRejected,
+        TradeExecuted,
+        OrderExpired,
+        OrderCanceled,
+        OrderAmended,
+        PreventedMatch,
+        StopTriggered,
+    )
+}
+
+
+def to_dict(event: Event) -> dict:
+    data = asdict(event)
+    data["type"] = type(event).__name__
+    return {k: (str(v) if isinstance(v, (Side, OrderStatus)) else v) for k, v in data.items()}
+
+
+def from_dict(data: dict) -> Event:
+    data = dict(data)
+    cls = EVENT_TYPES[data.pop("type")]
+    if "side" in data and data["side"] is not None:
+        data["side"] = Side(data["side"])
+    if "taker_side" in data:
+        data["taker_side"] = Side(data["taker_side"])
+    if "status" in data:
+        data["status"] = OrderStatus(data["status"])
+    return cls(**data)

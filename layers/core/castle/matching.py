@@ -1,0 +1,473 @@
+"""The matching engine for one symbol: price-time priority, Binance semantics.
+
+Deterministic by construction: the only inputs are the commands (which carry
+their own timestamps and ids), so replaying a journal gives the same events,
+and `state_hash()` lets a test compare a replay with the original run.
+
+Matching never looks at balances (the risk hold happens before the command
+reaches us, as in exchange-core), and the hot loop works on integer ticks and
+lots with slotted objects only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from heapq import heappop, heappush
+
+from castle import errors
+from castle.book import OrderBook
+from castle.errors import CastleError
+from castle.events import (
+    Event,
+    OrderAccepted,
+    OrderAmended,
+    OrderCanceled,
+    OrderExpired,
+    OrderRejected,
+    PreventedMatch,
+    StopTriggered,
+    TradeExecuted,
+)
+from castle.orders import (
+    STOP_TYPES,
+    TRIGGERED_TYPE,
+    AmendOrder,
+    CancelAllOrders,
+    CancelOrder,
+    CancelReplace,
+    CancelReplaceMode,
+    Order,
+    OrderStatus,
+    OrderType,
+    PlaceOrder,
+    Side,
+    StpMode,
+    TimeInForce,
+)
+from castle.stats import AveragePrice
+from castle.symbols import Symbol
+
+BUY, SELL = Side.BUY, Side.SELL
+MARKET, LIMIT_MAKER = OrderType.MARKET, OrderType.LIMIT_MAKER
+STOP_LOSS, STOP_LOSS_LIMIT = OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT
+GTC, IOC, FOK = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK
+STP_NONE, EXPIRE_TAKER = StpMode.NONE, StpMode.EXPIRE_TAKER
+EXPIRE_MAKER, EXPIRE_BOTH = StpMode.EXPIRE_MAKER, StpMode.EXPIRE_BOTH
+EXPIRED, EXPIRED_IN_MATCH = OrderStatus.EXPIRED, OrderStatus.EXPIRED_IN_MATCH
+NO_LIMIT = 1 << 126
+
+
+class MatchingEngine:
+    """Owns one symbol's book, its parked stop orders, and the sequence numbers."""
+
+    def __init__(self, symbol: Symbol) -> None:
+        self.symbol = symbol
+        self.book = OrderBook()
+        self.seq = 0
+        self.trade_id = 0
+        self.prevented_match_id = 0
+        self.orders: dict[int, Order] = {}  # resting orders by id
+        self.stops: dict[int, PlaceOrder] = {}  # parked stop orders by id
+        self._rise: list[tuple[int, int, int]] = []  # triggers when last >= stop
+        self._fall: list[tuple[int, int, int]] = []  # triggers when last <= stop (key: -stop)
+        self._triggered: deque[PlaceOrder] = deque()
+        self.open_count: dict[int, int] = {}  # per account: resting + parked (MAX_NUM_ORDERS)
+        self.algo_count: dict[int, int] = {}  # per account: parked stops (MAX_NUM_ALGO_ORDERS)
+        self.client_ids: dict[tuple[int, str], int] = {}
+        avg_minutes = symbol.percent_price.avg_price_mins if symbol.percent_price else symbol.notional.avg_price_mins
+        self.avg_price = AveragePrice(avg_minutes)
+        self._handlers = {
+            PlaceOrder: self._place,
+            CancelOrder: self._cancel,
+            CancelAllOrders: self._cancel_all,
+            AmendOrder: self._amend,
+            CancelReplace: self._cancel_replace,
+        }
+
+    @property
+    def last_price(self) -> int | None:
+        return self.avg_price.last_price
+
+    # ------------------------------------------------------------------ commands
+    def submit(self, command) -> list[Event]:
+        """Apply one command; every event it causes carries its sequence number."""
+        self.seq = seq = self.seq + 1
+        self.book.update_id = seq
+        events: list[Event] = []
+        self._handlers[type(command)](command, seq, events)
+        triggered = self._triggered
+        if triggered:
+            ts = command.place.ts if isinstance(command, CancelReplace) else command.ts
+            while triggered:
+                self._run_triggered(triggered.popleft(), ts, seq, events)
+        return events
+
+    def _place(self, cmd: PlaceOrder, seq: int, events: list) -> None:
+        try:
+            self._admit(cmd)
+        except CastleError as e:
+            events.append(OrderRejected(seq, cmd.order_id, cmd.account, e.code, e.msg))
+            return
+        events.append(OrderAccepted(seq, cmd.order_id, cmd.account, cmd.side, cmd.price, cmd.qty, cmd.ts))
+        if cmd.type in STOP_TYPES:
+            self._park(cmd, seq)
+            return
+        self._execute(cmd, cmd.type, cmd.ts, seq, events)
+
+    def _admit(self, cmd: PlaceOrder) -> None:
+        """The checks that need the engine's state; static filters ran at the gateway."""
+        account = cmd.account
+        if cmd.order_id in self.orders or cmd.order_id in self.stops:
+            raise errors.duplicate_order()
+        if cmd.client_order_id is not None and (account, cmd.client_order_id) in self.client_ids:
+            raise errors.duplicate_order()
+        symbol = self.symbol
+        if self.open_count.get(account, 0) >= symbol.max_num_orders:
+            raise errors.filter_failure("MAX_NUM_ORDERS")
+        order_type = cmd.type
+        if order_type in STOP_TYPES:
+            if self.algo_count.get(account, 0) >= symbol.max_num_algo_orders:
+                raise errors.filter_failure("MAX_NUM_ALGO_ORDERS")
+            last = self.last_price
+            if last is not None and _stop_is_met(cmd, last):
+                raise errors.would_trigger()
+        avg = None
+        if cmd.price is not None and symbol.percent_price is not None:
+            avg = self.avg_price.value(cmd.ts)
+            if avg is not None:
+                symbol.percent_price.check(cmd.side is BUY, cmd.price, avg[0], avg[1])
+        if order_type is MARKET and cmd.qty is not None and symbol.notional.apply_min_to_market:
+            avg = avg or self.avg_price.value(cmd.ts)
+            if avg is not None:
+                symbol.notional.check(symbol.quote_units(avg[0] * cmd.qty // avg[1]), market=True)
+        if order_type is LIMIT_MAKER:
+            best = self.book.opposite(cmd.side).best_price()
+            if best is not None and (cmd.price >= best if cmd.side is BUY else cmd.price <= best):
+                raise errors.would_take()
+
+    def _execute(self, cmd: PlaceOrder, order_type: OrderType, ts: int, seq: int, events: list) -> None:
+        """Take liquidity, then rest or expire what is left, per type and time in force."""
+        oid, account, side, qty = cmd.order_id, cmd.account, cmd.side, cmd.qty
+        market = order_type is MARKET
+        limit = None if market else cmd.price
+        tif = GTC if order_type is LIMIT_MAKER else cmd.tif
+        if tif is FOK and not market and not self._can_fill(side, limit, qty, account, cmd.stp):
+            events.append(OrderExpired(seq, oid, account, qty, EXPIRED))  # Binance: FOK leaves no trace
+            return
+        budget = cmd.quote_qty if market and qty is None else None
+        remaining, stp_expired, out_of_liquidity = self._match(
+            oid, account, side, limit, qty if budget is None else NO_LIMIT, budget, cmd.stp, ts, seq, events
+        )
+        if budget is not None:
+            if out_of_liquidity:
+                events.append(OrderExpired(seq, oid, account, 0, EXPIRED_IN_MATCH if stp_expired else EXPIRED))
+            return
+        if not remaining:
+            return
+        if stp_expired:
+            events.append(OrderExpired(seq, oid, account, remaining, EXPIRED_IN_MATCH, remaining))
+        elif market or tif is not GTC:
+            events.append(OrderExpired(seq, oid, account, remaining, EXPIRED))
+        else:
+            self._rest(Order(oid, account, side, limit, qty, remaining, cmd.iceberg_qty or 0, ts, cmd.client_order_id))
+
+    def _match(self, oid, account, side, limit, qty, budget, stp, ts, seq, events):
+        """The hot loop. Returns (remaining, expired by STP, stopped for lack of liquidity)."""
+        book = self.book
+        if side is BUY:
+            opp = book.asks
+            bound = NO_LIMIT if limit is None else limit
+        else:
+            opp = book.bids
+            bound = NO_LIMIT if limit is None else -limit
+        heap, levels, sign, dirty = opp.heap, opp.levels, opp.sign, opp.dirty
+        append = events.append
+        remaining = qty
+        stp_on = stp is not STP_NONE
+        stp_expired = False
+        trade_id = self.trade_id
+        has_stops = bool(self.stops)
+        out_of_liquidity = True
+        while remaining:
+            while heap:
+                key = heap[0]
+                level = levels.get(key * sign)
+                if level is not None:
+                    break
+                heappop(heap)
+            else:
+                break
+            if key > bound:
+                break
+            price = level.price
+            orders = level.orders
+            dirty.add(price)
+            filled = 0
+            while remaining and orders:
+                maker = orders[0]
+                maker_left = maker.remaining
+                if not maker_left:
+                    orders.popleft()  # canceled earlier; removed lazily
+                    continue
+                if stp_on and maker.account == account:
+                    stp_expired = self._prevent(maker, level, oid, remaining, price, stp, seq, events)
+                    if stp_expired:
+                        break
+                    continue
+                visible = maker.visible
+                fill = visible if visible < remaining else remaining
+                if budget is not None:
+                    affordable = budget // price
+                    if affordable < fill:
+                        fill = affordable
+                        if not fill:
+                            out_of_liquidity = False
+                            break
+                    budget -= fill * price
+                remaining -= fill
+                maker_left -= fill
+                visible -= fill
+                maker.remaining = maker_left
+                filled += fill
+                trade_id += 1
+                append(
+                    TradeExecuted(
+                        seq, trade_id, price, fill, maker.id, maker.account, maker_left,
+                        oid, account, remaining if budget is None else 0, side, ts,
+                    )
+                )
+                if not visible:
+                    orders.popleft()
+                    if maker_left:  # iceberg: show the next slice at the back of the queue
+                        visible = maker.iceberg if maker.iceberg < maker_left else maker_left
+                        orders.append(maker)
+                        level.qty += visible
+                    else:
+                        level.count -= 1
+                        self._forget(maker)
+                maker.visible = visible
+            if filled:
+                level.qty -= filled
+                self.avg_price.record(ts, price, filled)
+                if has_stops:
+                    self._trigger_stops(price)
+            if not level.count:
+                del levels[price]
+            if stp_expired or (budget is not None and not out_of_liquidity):
+                break
+        if budget is not None and not remaining:
+            out_of_liquidity = False
+        self.trade_id = trade_id
+        return remaining, stp_expired, out_of_liquidity
+
+    def _prevent(self, maker: Order, level, taker_id, taker_left, price, stp, seq, events) -> bool:
+        """Self-trade prevention by the taker's mode. Returns whether the taker expires."""
+        self.prevented_match_id += 1
+        maker_prevented = 0
+        if stp is EXPIRE_MAKER or stp is EXPIRE_BOTH:
+            maker_prevented = maker.remaining
+            level.orders.popleft()
+            level.count -= 1
+            level.qty -= maker.visible
+            maker.remaining = maker.visible = 0
+            self._forget(maker)
+        taker_expires = stp is EXPIRE_TAKER or stp is EXPIRE_BOTH
+        events.append(
+            PreventedMatch(
+                seq, self.prevented_match_id, taker_id, maker.id, price, str(stp),
+                taker_left if taker_expires else 0, maker_prevented,
+            )
+        )
+        if maker_prevented:
+            events.append(OrderExpired(seq, maker.id, maker.account, maker_prevented, EXPIRED_IN_MATCH, maker_prevented))
+        return taker_expires
+
+    def _can_fill(self, side: Side, limit: int, qty: int, account: int, stp: StpMode) -> bool:
+        """Dry run for FOK: would the whole quantity fill? Changes nothing."""
+        opp = self.book.opposite(side)
+        available = 0
+        for level in opp.sorted_levels():
+            if (level.price > limit) if side is BUY else (level.price < limit):
+                break
+            for maker in level.orders:
+                if not maker.remaining:
+                    continue
+                if stp is not STP_NONE and maker.account == account:
+                    if stp is EXPIRE_MAKER:
+                        continue
+                    return False
+                available += maker.remaining
+                if available >= qty:
+                    return True
+        return False
+
+    def _rest(self, order: Order) -> None:
+        side = self.book.bids if order.side is BUY else self.book.asks
+        level = side.levels.get(order.price) or side.level_for(order.price)
+        level.orders.append(order)
+        level.qty += order.visible
+        level.count += 1
+        side.dirty.add(order.price)
+        self.orders[order.id] = order
+        account = order.account
+        self.open_count[account] = self.open_count.get(account, 0) + 1
+        if order.client_id is not None:
+            self.client_ids[(account, order.client_id)] = order.id
+
+    def _forget(self, order: Order) -> None:
+        """Drop a finished order from the indexes (its level was already updated)."""
+        del self.orders[order.id]
+        account = order.account
+        left = self.open_count[account] - 1
+        if left:
+            self.open_count[account] = left
+        else:
+            del self.open_count[account]
+        if order.client_id is not None:
+            self.client_ids.pop((account, order.client_id), None)
+
+    def _unlink(self, order: Order) -> None:
+        """Take a live order out of its level (cancel, amend to zero)."""
+        side = self.book.bids if order.side is BUY else self.book.asks
+        level = side.levels[order.price]
+        level.count -= 1
+        level.qty -= order.visible
+        order.remaining = order.visible = 0
+        side.dirty.add(order.price)
+        if not level.count:
+            side.drop_level(order.price)
+        elif len(level.orders) > 2 * level.count + 32:
+            level.compact()
+        self._forget(order)
+
+    # ----------------------------------------------------------------- stops
+    def _park(self, cmd: PlaceOrder, seq: int) -> None:
+        rises = (cmd.side is BUY) == (cmd.type in (STOP_LOSS, STOP_LOSS_LIMIT))
+        if rises:
+            heappush(self._rise, (cmd.stop_price, seq, cmd.order_id))
+        else:
+            heappush(self._fall, (-cmd.stop_price, seq, cmd.order_id))
+        self.stops[cmd.order_id] = cmd
+        account = cmd.account
+        self.open_count[account] = self.open_count.get(account, 0) + 1
+        self.algo_count[account] = self.algo_count.get(account, 0) + 1
+        if cmd.client_order_id is not None:
+            self.client_ids[(account, cmd.client_order_id)] = cmd.order_id
+
+    def _trigger_stops(self, last: int) -> None:
+        """Queue stops met by the last price: rising ones lowest first, falling ones highest first."""
+        rise, fall, stops, out = self._rise, self._fall, self.stops, self._triggered
+        while rise and rise[0][0] <= last:
+            cmd = stops.get(heappop(rise)[2])
+            if cmd is not None:
+                out.append(cmd)
+                self._unpark(cmd)
+        while fall and -fall[0][0] >= last:
+            cmd = stops.get(heappop(fall)[2])
+            if cmd is not None:
+                out.append(cmd)
+                self._unpark(cmd)
+
+    def _unpark(self, cmd: PlaceOrder) -> None:
+        del self.stops[cmd.order_id]
+        account = cmd.account
+        for counts in (self.open_count, self.algo_count):
+            left = counts[account] - 1
+            if left:
+                counts[account] = left
+            else:
+                del counts[account]
+        if cmd.client_order_id is not None:
+            self.client_ids.pop((account, cmd.client_order_id), None)
+
+    def _run_triggered(self, cmd: PlaceOrder, ts: int, seq: int, events: list) -> None:
+        events.append(StopTriggered(seq, cmd.order_id, cmd.account, self.last_price, ts))
+        self._execute(cmd, TRIGGERED_TYPE[cmd.type], ts, seq, events)
+
+    # --------------------------------------------------------- cancel / amend
+    def _cancel(self, cmd: CancelOrder, seq: int, events: list) -> bool:
+        order = self.orders.get(cmd.order_id)
+        if order is not None and order.account == cmd.account:
+            left = order.remaining
+            self._unlink(order)
+            events.append(OrderCanceled(seq, cmd.order_id, cmd.account, left, cmd.ts))
+            return True
+        stop = self.stops.get(cmd.order_id)
+        if stop is not None and stop.account == cmd.account:
+            self._unpark(stop)  # its heap entry is skipped lazily
+            events.append(OrderCanceled(seq, cmd.order_id, cmd.account, stop.qty or 0, cmd.ts))
+            return True
+        e = errors.unknown_order()
+        events.append(OrderRejected(seq, cmd.order_id, cmd.account, e.code, e.msg))
+        return False
+
+    def _cancel_all(self, cmd: CancelAllOrders, seq: int, events: list) -> None:
+        mine = [o.id for o in self.orders.values() if o.account == cmd.account]
+        mine += [s.order_id for s in self.stops.values() if s.account == cmd.account]
+        if not mine:
+            e = errors.unknown_order()
+            events.append(OrderRejected(seq, 0, cmd.account, e.code, e.msg))
+            return
+        for oid in sorted(mine):
+            self._cancel(CancelOrder(oid, cmd.account, cmd.ts), seq, events)
+
+    def _amend(self, cmd: AmendOrder, seq: int, events: list) -> None:
+        """Binance amend-keep-priority: only a decrease, and the order keeps its place."""
+        order = self.orders.get(cmd.order_id)
+        stop = self.stops.get(cmd.order_id)
+        try:
+            if (order is None or order.account != cmd.account) and (stop is None or stop.account != cmd.account):
+                raise errors.unknown_order()
+            if cmd.new_qty <= 0:
+                raise errors.invalid_quantity()
+            old_qty = order.qty if order is not None else stop.qty
+            if old_qty is None or cmd.new_qty >= old_qty:
+                raise errors.amend_increase()
+        except CastleError as e:
+            events.append(OrderRejected(seq, cmd.order_id, cmd.account, e.code, e.msg))
+            return
+        if order is None:
+            stop.qty = cmd.new_qty
+            events.append(OrderAmended(seq, cmd.order_id, cmd.account, old_qty, cmd.new_qty, cmd.new_qty, cmd.ts))
+            return
+        filled = order.qty - order.remaining
+        remaining = max(cmd.new_qty - filled, 0)
+        order.qty = cmd.new_qty
+        if not remaining:
+            self._unlink(order)  # amended down to what already filled: the order is FILLED
+        else:
+            level = (self.book.bids if order.side is BUY else self.book.asks).levels[order.price]
+            visible = min(order.visible, remaining)
+            level.qty += visible - order.visible
+            order.remaining, order.visible = remaining, visible
+            (self.book.bids if order.side is BUY else self.book.asks).dirty.add(order.price)
+        events.append(OrderAmended(seq, cmd.order_id, cmd.account, old_qty, cmd.new_qty, remaining, cmd.ts))
+
+    def _cancel_replace(self, cmd: CancelReplace, seq: int, events: list) -> None:
+        canceled = self._cancel(cmd.cancel, seq, events)
+        if canceled or cmd.mode is CancelReplaceMode.ALLOW_FAILURE:
+            self._place(cmd.place, seq, events)
+
+    # ------------------------------------------------------------------ reads
+    def open_orders(self, account: int | None = None) -> list[Order]:
+        return [o for o in self.orders.values() if account is None or o.account == account]
+
+    def depth(self, limit: int | None = None):
+        return self.book.snapshot(limit)
+
+    def state_hash(self) -> str:
+        """A digest of everything that determines future behaviour."""
+        h = hashlib.sha256()
+        h.update(repr((self.seq, self.trade_id, self.prevented_match_id, self.last_price)).encode())
+        for o in self.book.orders():
+            h.update(repr((o.id, o.account, str(o.side), o.price, o.qty, o.remaining, o.visible, o.iceberg)).encode())
+        for oid in sorted(self.stops):
+            s = self.stops[oid]
+            h.update(repr((oid, s.account, str(s.type), s.stop_price, s.price, s.qty, s.quote_qty)).encode())
+        return h.hexdigest()
+
+
+def _stop_is_met(cmd: PlaceOrder, last: int) -> bool:
+    rises = (cmd.side is BUY) == (cmd.type in (STOP_LOSS, STOP_LOSS_LIMIT))
+    return last >= cmd.stop_price if rises else last <= cmd.stop_price
