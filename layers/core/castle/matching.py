@@ -45,17 +45,18 @@ from castle.orders import (
     StpMode,
     TimeInForce,
 )
-from castle.stats import AveragePrice
-from castle.symbols import Symbol
+from castle.stats import MINUTE_MS, AveragePrice
+from castle.symbols import ONE, Symbol
 
 BUY, SELL = Side.BUY, Side.SELL
-MARKET, LIMIT_MAKER = OrderType.MARKET, OrderType.LIMIT_MAKER
+LIMIT, MARKET, LIMIT_MAKER = OrderType.LIMIT, OrderType.MARKET, OrderType.LIMIT_MAKER
 STOP_LOSS, STOP_LOSS_LIMIT = OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT
 GTC, IOC, FOK = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK
 STP_NONE, EXPIRE_TAKER = StpMode.NONE, StpMode.EXPIRE_TAKER
 EXPIRE_MAKER, EXPIRE_BOTH = StpMode.EXPIRE_MAKER, StpMode.EXPIRE_BOTH
 EXPIRED, EXPIRED_IN_MATCH = OrderStatus.EXPIRED, OrderStatus.EXPIRED_IN_MATCH
 NO_LIMIT = 1 << 126
+new_event = tuple.__new__  # builds a NamedTuple event without its keyword constructor
 
 
 class MatchingEngine:
@@ -77,6 +78,9 @@ class MatchingEngine:
         self.client_ids: dict[tuple[int, str], int] = {}
         avg_minutes = symbol.percent_price.avg_price_mins if symbol.percent_price else symbol.notional.avg_price_mins
         self.avg_price = AveragePrice(avg_minutes)
+        self._max_orders = symbol.max_num_orders
+        self._percent_price = symbol.percent_price
+        self._price_bounds: tuple[int, int, int, int, int] | None = None
         self._handlers = {
             PlaceOrder: self._place,
             CancelOrder: self._cancel,
@@ -104,16 +108,64 @@ class MatchingEngine:
         return events
 
     def _place(self, cmd: PlaceOrder, seq: int, events: list) -> None:
-        try:
-            self._admit(cmd)
-        except CastleError as e:
-            events.append(OrderRejected(seq, cmd.order_id, cmd.account, e.code, e.msg))
-            return
-        events.append(OrderAccepted(seq, cmd.order_id, cmd.account, cmd.side, cmd.price, cmd.qty, cmd.ts))
-        if cmd.type in STOP_TYPES:
+        oid, account, order_type, side, price = cmd.order_id, cmd.account, cmd.type, cmd.side, cmd.price
+        # A plain LIMIT order is admitted inline (the hot path); everything else goes through `_admit`.
+        admitted = False
+        if (
+            order_type is LIMIT
+            and oid not in self.orders
+            and cmd.client_order_id is None
+            and self.open_count.get(account, 0) < self._max_orders
+        ):
+            bounds = self._price_bounds  # PERCENT_PRICE_BY_SIDE as tick bounds, per minute and trade
+            if bounds is None or bounds[0] != cmd.ts // MINUTE_MS:
+                bounds = self._refresh_price_bounds(cmd.ts)
+            admitted = (bounds[1] <= price <= bounds[2]) if side is BUY else (bounds[3] <= price <= bounds[4])
+        if not admitted:
+            try:
+                self._admit(cmd)
+            except CastleError as e:
+                events.append(OrderRejected(seq, oid, account, e.code, e.msg))
+                return
+        events.append(new_event(OrderAccepted, (seq, oid, account, side, price, cmd.qty, cmd.ts)))
+        if order_type in STOP_TYPES:
             self._park(cmd, seq)
             return
-        self._execute(cmd, cmd.type, cmd.ts, seq, events)
+        if order_type is LIMIT and cmd.tif is GTC and not cmd.iceberg_qty:
+            # A GTC limit that does not cross goes straight to the book.
+            if side is BUY:
+                heap, levels = self.book.asks.heap, self.book.asks.levels
+                while heap and heap[0] not in levels:
+                    heappop(heap)
+                crosses = bool(heap) and heap[0] <= price
+            else:
+                heap, levels = self.book.bids.heap, self.book.bids.levels
+                while heap and -heap[0] not in levels:
+                    heappop(heap)
+                crosses = bool(heap) and -heap[0] >= price
+            if not crosses:
+                self._rest(Order(oid, account, side, price, cmd.qty, cmd.qty, 0, cmd.ts, cmd.client_order_id))
+                return
+        self._execute(cmd, order_type, cmd.ts, seq, events)
+
+    def _refresh_price_bounds(self, ts: int) -> tuple[int, int, int, int, int]:
+        """(minute, bid low, bid high, ask low, ask high) in ticks, from the average price."""
+        minute = ts // MINUTE_MS
+        pp = self._percent_price
+        avg = self.avg_price.value(ts) if pp is not None else None
+        if avg is None:
+            bounds = (minute, 0, NO_LIMIT, 0, NO_LIMIT)
+        else:
+            num, d = avg[0], avg[1] * ONE
+            bounds = (
+                minute,
+                -(-num * pp.bid_down // d),
+                num * pp.bid_up // d,
+                -(-num * pp.ask_down // d),
+                num * pp.ask_up // d,
+            )
+        self._price_bounds = bounds
+        return bounds
 
     def _admit(self, cmd: PlaceOrder) -> None:
         """The checks that need the engine's state; static filters ran at the gateway."""
@@ -189,6 +241,9 @@ class MatchingEngine:
         trade_id = self.trade_id
         has_stops = bool(self.stops)
         out_of_liquidity = True
+        by_id, open_count = self.orders, self.open_count
+        notional = volume = 0
+        last_price = None
         while remaining:
             while heap:
                 key = heap[0]
@@ -232,9 +287,12 @@ class MatchingEngine:
                 filled += fill
                 trade_id += 1
                 append(
-                    TradeExecuted(
-                        seq, trade_id, price, fill, maker.id, maker.account, maker_left,
-                        oid, account, remaining if budget is None else 0, side, ts,
+                    new_event(
+                        TradeExecuted,
+                        (
+                            seq, trade_id, price, fill, maker.id, maker.account, maker_left,
+                            oid, account, remaining if budget is None else 0, side, ts,
+                        ),
                     )
                 )
                 if not visible:
@@ -245,11 +303,22 @@ class MatchingEngine:
                         level.qty += visible
                     else:
                         level.count -= 1
-                        self._forget(maker)
+                        # The maker is done: drop it from the indexes (inlined `_forget`).
+                        del by_id[maker.id]
+                        maker_account = maker.account
+                        left = open_count[maker_account] - 1
+                        if left:
+                            open_count[maker_account] = left
+                        else:
+                            del open_count[maker_account]
+                        if maker.client_id is not None:
+                            self.client_ids.pop((maker_account, maker.client_id), None)
                 maker.visible = visible
             if filled:
                 level.qty -= filled
-                self.avg_price.record(ts, price, filled)
+                notional += price * filled
+                volume += filled
+                last_price = price
                 if has_stops:
                     self._trigger_stops(price)
             if not level.count:
@@ -259,6 +328,9 @@ class MatchingEngine:
         if budget is not None and not remaining:
             out_of_liquidity = False
         self.trade_id = trade_id
+        if volume:
+            self.avg_price.record_trades(ts, notional, volume, last_price)
+            self._price_bounds = None
         return remaining, stp_expired, out_of_liquidity
 
     def _prevent(self, maker: Order, level, taker_id, taker_left, price, stp, seq, events) -> bool:
@@ -466,6 +538,17 @@ class MatchingEngine:
             s = self.stops[oid]
             h.update(repr((oid, s.account, str(s.type), s.stop_price, s.price, s.qty, s.quote_qty)).encode())
         return h.hexdigest()
+
+
+def _best_key(side) -> int | None:
+    """The best heap key of a book side (price, or -price for bids), dropping stale keys."""
+    heap, levels, sign = side.heap, side.levels, side.sign
+    while heap:
+        key = heap[0]
+        if key * sign in levels:
+            return key
+        heappop(heap)
+    return None
 
 
 def _stop_is_met(cmd: PlaceOrder, last: int) -> bool:

@@ -12,36 +12,42 @@ MINUTE_MS = 60_000
 
 
 class AveragePrice:
-    __slots__ = ("minutes", "buckets", "last_price")
+    __slots__ = ("minutes", "buckets", "last_price", "num", "den")
 
     def __init__(self, minutes: int = 5) -> None:
         self.minutes = minutes
         self.buckets: deque[list[int]] = deque()  # [minute, sum(price*qty), sum(qty)]
         self.last_price: int | None = None
+        self.num = 0  # running sums over the buckets still held
+        self.den = 0
 
     def record(self, ts: int, price: int, qty: int) -> None:
+        self.record_trades(ts, price * qty, qty, price)
+
+    def record_trades(self, ts: int, notional: int, qty: int, last_price: int) -> None:
+        """Add trades of one moment: their total price*qty, total qty, and the last price."""
         minute = ts // MINUTE_MS
         buckets = self.buckets
         if buckets and buckets[-1][0] == minute:
             bucket = buckets[-1]
-            bucket[1] += price * qty
+            bucket[1] += notional
             bucket[2] += qty
         else:
-            buckets.append([minute, price * qty, qty])
-            if len(buckets) > self.minutes + 1:
-                buckets.popleft()
-        self.last_price = price
+            buckets.append([minute, notional, qty])
+        self.num += notional
+        self.den += qty
+        self.last_price = last_price
 
     def value(self, ts: int) -> tuple[int, int] | None:
         """The average as (numerator, denominator); the last price when the window is empty."""
         first = ts // MINUTE_MS - self.minutes + 1
-        num = den = 0
-        for minute, pq, q in self.buckets:
-            if minute >= first:
-                num += pq
-                den += q
-        if den:
-            return num, den
+        buckets = self.buckets
+        while buckets and buckets[0][0] < first:
+            _, pq, q = buckets.popleft()
+            self.num -= pq
+            self.den -= q
+        if self.den:
+            return self.num, self.den
         if self.last_price is not None:
             return self.last_price, 1
         return None
@@ -53,5 +59,7 @@ class AveragePrice:
     def from_dict(cls, data: dict) -> AveragePrice:
         avg = cls(data["minutes"])
         avg.buckets = deque(list(b) for b in data["buckets"])
+        avg.num = sum(b[1] for b in avg.buckets)
+        avg.den = sum(b[2] for b in avg.buckets)
         avg.last_price = data["last_price"]
         return avg
