@@ -1,0 +1,203 @@
+"""Redis adapters for the order path: the command journal, the event log, the depth mirror.
+
+Keys, one family per symbol, all with the symbol as a hash tag so that one
+MULTI can touch them together on Redis Cluster (ElastiCache cluster mode):
+
+    castle:{BTCUSDT}:cmd            stream  commands (the journal), field `cmd` (+ `reply_to`)
+    castle:{BTCUSDT}:events         stream  engine events: `seq`, `command_id`, `type`, `event` (JSON)
+    castle:{BTCUSDT}:engine         hash    checkpoint: `last_command_id`, `seq`
+    castle:{BTCUSDT}:depth:bids     zset    member "<ticks>:<lots>", score ticks
+    castle:{BTCUSDT}:depth:asks     zset    (same)
+    castle:{BTCUSDT}:depth:lastUpdateId     string
+    castle:{BTCUSDT}:reply:<id>     list    one reply per request, for a BLPOP; expires
+
+Prices and quantities stay in the engine's integer ticks and lots; the edge
+formats them with the `Symbol`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+
+import redis
+
+from castle.adapters.ports import CommandEntry, ShardBatch
+from castle.book import DepthDiff, DepthSnapshot
+
+COMPACT = (",", ":")
+
+
+def connect(url: str) -> redis.Redis:
+    """A client for these adapters (they expect str replies)."""
+    return redis.Redis.from_url(url, decode_responses=True)
+
+
+def command_key(symbol: str) -> str:
+    return f"castle:{{{symbol}}}:cmd"
+
+
+def events_key(symbol: str) -> str:
+    return f"castle:{{{symbol}}}:events"
+
+
+def checkpoint_key(symbol: str) -> str:
+    return f"castle:{{{symbol}}}:engine"
+
+
+def depth_keys(symbol: str) -> tuple[str, str, str]:
+    prefix = f"castle:{{{symbol}}}:depth"
+    return f"{prefix}:bids", f"{prefix}:asks", f"{prefix}:lastUpdateId"
+
+
+def reply_key(symbol: str) -> str:
+    """A fresh reply list in the symbol's slot, so the engine's MULTI can push to it."""
+    return f"castle:{{{symbol}}}:reply:{uuid.uuid4().hex}"
+
+
+class RedisCommandStream:
+    """The command journal: one stream per symbol, read with one XREAD BLOCK over all of them."""
+
+    def __init__(self, client: redis.Redis, symbols: Iterable[str] = (), block_ms: int = 1000, count: int = 1000):
+        self.client = client
+        self.block_ms = block_ms
+        self.count = count
+        self._cursor = {command_key(s): "0-0" for s in symbols}
+        self._symbol_of = {command_key(s): s for s in symbols}
+
+    # -- the engine's side
+    def read(self) -> list[CommandEntry]:
+        if not self._cursor:
+            return []
+        reply = self.client.xread(self._cursor, count=self.count, block=self.block_ms)
+        out: list[CommandEntry] = []
+        for key, entries in reply or ():
+            symbol = self._symbol_of[key]
+            out.extend(_entry(symbol, entry_id, fields) for entry_id, fields in entries)
+            if entries:
+                self._cursor[key] = entries[-1][0]
+        return out
+
+    def replay(self, symbol: str) -> Iterator[CommandEntry]:
+        key, start = command_key(symbol), "-"
+        while True:
+            entries = self.client.xrange(key, min=start, max="+", count=self.count)
+            for entry_id, fields in entries:
+                yield _entry(symbol, entry_id, fields)
+            if len(entries) < self.count:
+                return
+            start = "(" + entries[-1][0]
+
+    def seek(self, symbol: str, after_id: str) -> None:
+        self._cursor[command_key(symbol)] = after_id
+
+    # -- the gateway's side
+    def send(self, symbol: str, command: dict, reply_to: str | None = None) -> str:
+        """Append a command (castle.codec's dict) to the journal; returns its entry id."""
+        fields = {"cmd": json.dumps(command, separators=COMPACT)}
+        if reply_to is not None:
+            fields["reply_to"] = reply_to
+        return self.client.xadd(command_key(symbol), fields)
+
+    def call(self, symbol: str, command: dict, timeout_s: float = 5.0) -> dict | None:
+        """Send a command and wait for the engine's reply; None when it did not come in time."""
+        key = reply_key(symbol)
+        self.send(symbol, command, reply_to=key)
+        popped = self.client.blpop([key], timeout=timeout_s)
+        return None if popped is None else json.loads(popped[1])
+
+
+def _entry(symbol: str, entry_id: str, fields: dict) -> CommandEntry:
+    return CommandEntry(symbol, entry_id, fields.get("cmd", ""), fields.get("reply_to"))
+
+
+class RedisBookMirror:
+    """The engine's depth, copied to Redis after each batch, for sub-millisecond /depth reads."""
+
+    def __init__(self, client: redis.Redis):
+        self.client = client
+
+    def stage(
+        self,
+        pipe,
+        symbol: str,
+        last_update_id: int,
+        diff: DepthDiff | None = None,
+        snapshot: DepthSnapshot | None = None,
+    ) -> None:
+        """Queue the mirror's update on `pipe` (the caller's MULTI)."""
+        bids, asks, last = depth_keys(symbol)
+        if snapshot is not None:
+            pipe.delete(bids, asks)
+            for key, levels in ((bids, snapshot.bids), (asks, snapshot.asks)):
+                if levels:
+                    pipe.zadd(key, {f"{p}:{q}": p for p, q in levels})
+        if diff is not None:
+            for key, levels in ((bids, diff.bids), (asks, diff.asks)):
+                for price, qty in levels:
+                    pipe.zremrangebyscore(key, price, price)
+                    if qty:
+                        pipe.zadd(key, {f"{price}:{qty}": price})
+        pipe.set(last, last_update_id)
+
+    def depth(self, symbol: str, limit: int = 100) -> DepthSnapshot:
+        """Best `limit` levels per side and their lastUpdateId, read in one MULTI (consistent)."""
+        bids, asks, last = depth_keys(symbol)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.get(last)
+        pipe.zrevrange(bids, 0, limit - 1)
+        pipe.zrange(asks, 0, limit - 1)
+        last_id, bid_members, ask_members = pipe.execute()
+        return DepthSnapshot(int(last_id or 0), _levels(bid_members), _levels(ask_members))
+
+
+def _levels(members: list[str]) -> list[tuple[int, int]]:
+    out = []
+    for member in members:
+        price, _, qty = member.partition(":")
+        out.append((int(price), int(qty)))
+    return out
+
+
+class RedisEventLog:
+    """The engine's output: events stream, replies, depth mirror and checkpoint, in one MULTI per batch."""
+
+    def __init__(self, client: redis.Redis, mirror: RedisBookMirror | None = None, reply_ttl_s: int = 60):
+        self.client = client
+        self.mirror = mirror or RedisBookMirror(client)
+        self.reply_ttl_s = reply_ttl_s
+
+    def checkpoint(self, symbol: str) -> str | None:
+        return self.client.hget(checkpoint_key(symbol), "last_command_id")
+
+    def commit(self, batch: ShardBatch) -> None:
+        symbol = batch.symbol
+        pipe = self.client.pipeline(transaction=True)
+        stream = events_key(symbol)
+        for outcome in batch.outcomes:
+            for event in outcome.events:
+                pipe.xadd(
+                    stream,
+                    {
+                        "seq": outcome.seq,
+                        "command_id": outcome.command_id,
+                        "type": event["type"],
+                        "event": json.dumps(event, separators=COMPACT),
+                    },
+                )
+            if outcome.reply_to:
+                pipe.lpush(outcome.reply_to, json.dumps(outcome.reply(), separators=COMPACT))
+                pipe.expire(outcome.reply_to, self.reply_ttl_s)
+        self.mirror.stage(pipe, symbol, batch.seq, diff=batch.diff, snapshot=batch.snapshot)
+        if batch.last_command_id is not None:
+            pipe.hset(checkpoint_key(symbol), mapping={"last_command_id": batch.last_command_id, "seq": batch.seq})
+        pipe.execute()
+
+    def read(self, symbol: str, after: str = "-", count: int = 1000) -> list[tuple[str, dict]]:
+        """Events after an entry id (exclusive; "-" for all), as (entry id, event dict)."""
+        start = after if after == "-" else "(" + after
+        return [
+            (entry_id, json.loads(fields["event"]))
+            for entry_id, fields in self.client.xrange(events_key(symbol), min=start, max="+", count=count)
+        ]

@@ -1,0 +1,1 @@
+"""The matching engine container: one single-threaded shard runner per process."""

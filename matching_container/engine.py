@@ -1,0 +1,59 @@
+"""Entry point of the matching engine: `python -m matching_container.engine`.
+
+The same command runs in the Fargate task and in the local cloud (`make up`).
+Configuration comes from the environment (see `settings.py`): REDIS_URL is
+required, CASTLE_SYMBOLS picks the shard's pairs (default: all listed pairs).
+SIGTERM (ECS stopping the task) and SIGINT finish the current batch and exit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+
+from castle.adapters.redis_streams import RedisBookMirror, RedisCommandStream, RedisEventLog, connect
+from castle.symbols import default_symbols
+from matching_container.settings import EngineSettings, SettingsError
+from matching_container.shard import ShardRunner
+
+
+def bootstrap(settings: EngineSettings, client=None) -> ShardRunner:
+    """Wire the runner to Redis: the journal in, the event log and the depth mirror out."""
+    client = client or connect(settings.redis_url)
+    listed = default_symbols()
+    source = RedisCommandStream(client, settings.symbols, block_ms=settings.block_ms, count=settings.batch_size)
+    sink = RedisEventLog(client, RedisBookMirror(client), reply_ttl_s=settings.reply_ttl_s)
+    return ShardRunner([listed[s] for s in settings.symbols], source, sink)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, as CloudWatch Logs Insights reads it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line)
+
+
+def main() -> int:
+    try:
+        settings = EngineSettings.from_env()
+    except SettingsError as e:
+        print(f"matching engine: {e}", file=sys.stderr)
+        return 2
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    bootstrap(settings).run(stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
