@@ -187,7 +187,7 @@ class Symbol:
     def format_quote(self, ticks_times_lots: int) -> str:
         return format_units(self.quote_units(ticks_times_lots), SCALE)
 
-    def notional(self, price_units: int, qty_units: int) -> int:
+    def notional_of(self, price_units: int, qty_units: int) -> int:
         return price_units * qty_units // ONE
 
     def filters(self) -> list[dict]:
