@@ -1,0 +1,114 @@
+"""Spot REST API (`/api/v3/*`), Binance's shapes. Thin: routes, then the domain.
+
+Errors are mapped once: a `CastleError` becomes Binance's `{"code", "msg"}`
+with its HTTP status; anything else is logged and becomes -1000, because an
+unhandled exception would restart the local cloud's worker.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from castle import errors
+from castle.errors import CastleError
+from castle.symbols import default_symbols, exchange_info
+
+logger = Logger()
+tracer = Tracer()
+app = APIGatewayRestResolver(enable_validation=True)
+
+SYMBOLS = default_symbols()
+SYMBOLS_PATTERN = r'^\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\]$'
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@app.get("/api/v3/ping")
+def ping() -> dict:
+    return {}
+
+
+@app.get("/api/v3/time")
+def server_time() -> dict:
+    return {"serverTime": now_ms()}
+
+
+@app.get("/api/v3/exchangeInfo")
+def get_exchange_info(
+    symbol: Annotated[str | None, Query()] = None,
+    symbols: Annotated[str | None, Query()] = None,
+) -> dict:
+    if symbol is not None and symbols is not None:
+        raise errors.param_not_required("symbols")
+    only = [symbol] if symbol is not None else parse_symbol_list(symbols) if symbols is not None else None
+    return exchange_info(SYMBOLS, now_ms(), only)
+
+
+def parse_symbol_list(text: str) -> list[str]:
+    """Binance's `symbols=["BTCUSDT","BNBUSDT"]`: a JSON array of names."""
+    try:
+        names = json.loads(text)
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise errors.illegal_chars("symbols", SYMBOLS_PATTERN)
+    return names
+
+
+# ---------------------------------------------------------------- errors, once
+def binance_error(error: CastleError, status: int | None = None) -> Response:
+    return Response(
+        status_code=status or error.http_status,
+        content_type=content_types.APPLICATION_JSON,
+        body=error.to_dict(),
+    )
+
+
+@app.exception_handler(CastleError)
+def on_castle_error(error: CastleError) -> Response:
+    return binance_error(error)
+
+
+@app.exception_handler(RequestValidationError)
+def on_invalid_request(error: RequestValidationError) -> Response:
+    first = error.errors()[0] if error.errors() else {}
+    param = str(first.get("loc", ("", "parameter"))[-1])
+    return binance_error(errors.invalid_parameter(param))
+
+
+@app.not_found
+def on_not_found(_: NotFoundError) -> Response:
+    return binance_error(errors.unsupported_operation(), 404)
+
+
+@app.exception_handler(Exception)
+def on_unexpected(error: Exception) -> Response:
+    logger.exception("unhandled error")
+    return binance_error(errors.unknown())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    started = time.perf_counter()
+    response = app.resolve(event, context)
+    logger.info(
+        "request",
+        method=event.get("httpMethod"),
+        path=event.get("path"),
+        status=response["statusCode"],
+        ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+    return response
