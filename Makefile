@@ -1,0 +1,101 @@
+# Castle. Every target creates (or reuses) .venv itself.
+#   make up     the local cloud in the foreground (Ctrl-C stops it)
+#   make test   ruff, pytest, sam validate --lint, sam build
+#   make bench  the benchmarks
+#   make image  build (and push to ECR) the matching engine image
+#   make lint   ruff
+#   make clean  build outputs and caches (make distclean also drops .venv)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: help venv redis up test pytest sam lint bench image clean distclean
+
+ROOT := $(CURDIR)
+VENV := $(ROOT)/.venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.requirements-dev.stamp
+
+# .venv first, so that `python3.12` (which sam build looks for) is ours.
+export PATH := $(BIN):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+# The tests and sam never need real AWS: moto and the local cloud stand in.
+DUMMY_AWS := AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN= AWS_DEFAULT_REGION=us-east-1
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# The first Python 3.12 on PATH, else from pyenv.
+FIND_PYTHON312 := for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.12*/bin/python3.12; do \
+	[ -x "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null && { echo "$$p"; break; }; \
+	done; true
+
+help:
+	@sed -n '2,8p' Makefile | sed 's/^# *//'
+
+$(BIN)/python:
+	@py=$$($(FIND_PYTHON312)); \
+	if [ -z "$$py" ]; then echo "error: Python 3.12 not found (put python3.12 on PATH, or: pyenv install 3.12)"; exit 1; fi; \
+	echo "creating .venv with $$py"; "$$py" -m venv $(VENV)
+
+# Reinstall only when the pins change.
+$(STAMP): requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv: $(STAMP)
+
+redis:
+	@command -v redis-server >/dev/null || { \
+		echo "redis-server not found: installing it with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
+
+up: venv
+	@[ -n "$$REDIS_URL" ] || $(MAKE) --no-print-directory redis
+	@$(BIN)/python -m local.up
+
+test: lint pytest sam
+
+pytest: venv redis
+	$(DUMMY_AWS) $(BIN)/python -m pytest
+
+sam: venv
+	$(DUMMY_AWS) sam validate --lint
+	$(DUMMY_AWS) sam build
+
+lint: venv
+	$(BIN)/ruff check .
+
+bench: venv
+	PYTHONPATH=$(ROOT)/layers/core:$(ROOT) $(BIN)/python -m benchmarks
+
+# The image goes to $(REGISTRY)/$(IMAGE_REPO):$(IMAGE_TAG); REGISTRY defaults to this
+# account's ECR in AWS_REGION (created if missing). PUSH=0 only builds.
+IMAGE_REPO ?= castle-matching
+IMAGE_TAG ?= latest
+AWS_REGION ?= $(or $(AWS_DEFAULT_REGION),us-east-1)
+REGISTRY ?=
+PUSH ?= 1
+
+image:
+	@if ! command -v docker >/dev/null || ! docker info >/dev/null 2>&1; then \
+		echo "make image: docker has no engine on this machine, so no image was built."; \
+		echo "  Elsewhere: docker build -f matching_container/Dockerfile -t $(IMAGE_REPO):$(IMAGE_TAG) ."; \
+		exit 1; fi
+	docker build -f matching_container/Dockerfile -t $(IMAGE_REPO):$(IMAGE_TAG) .
+	@if [ "$(PUSH)" = 0 ]; then echo "built $(IMAGE_REPO):$(IMAGE_TAG) (PUSH=0: not pushed)"; exit 0; fi; \
+	set -euo pipefail; registry="$(REGISTRY)"; \
+	if [ -z "$$registry" ]; then \
+		account=$$(aws sts get-caller-identity --query Account --output text); \
+		registry=$$account.dkr.ecr.$(AWS_REGION).amazonaws.com; \
+		aws ecr describe-repositories --region $(AWS_REGION) --repository-names $(IMAGE_REPO) >/dev/null 2>&1 \
+			|| aws ecr create-repository --region $(AWS_REGION) --repository-name $(IMAGE_REPO) >/dev/null; \
+		aws ecr get-login-password --region $(AWS_REGION) | docker login --username AWS --password-stdin $$registry; \
+	fi; \
+	docker tag $(IMAGE_REPO):$(IMAGE_TAG) $$registry/$(IMAGE_REPO):$(IMAGE_TAG); \
+	docker push $$registry/$(IMAGE_REPO):$(IMAGE_TAG); \
+	echo "pushed $$registry/$(IMAGE_REPO):$(IMAGE_TAG) (template parameter MatchingImageUri)"
+
+clean:
+	rm -rf .aws-sam .castle .pytest_cache .ruff_cache .hypothesis
+	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""The local cloud: `make up` (local/up.py) starts it."""

@@ -1,0 +1,50 @@
+"""`make up`'s launcher: starts redis and the engine, and Ctrl-C leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.integration
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is gone for our purpose
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_up_prints_each_component_and_ctrl_c_stops_them_all():
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    proc = subprocess.Popen([sys.executable, "-m", "local.up"], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if "castle is up" in line or not line:
+            break
+    children = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                                text=True).stdout.split()]
+    proc.send_signal(signal.SIGINT)
+    out = "".join(lines) + proc.communicate(timeout=20)[0]
+
+    assert proc.returncode == 0, out
+    assert any(line.startswith("redis     redis://127.0.0.1:") for line in lines), out
+    assert any(line.startswith("matching  pid ") for line in lines), out
+    assert len(children) == 2, out
+    assert not [pid for pid in children if alive(pid)]
