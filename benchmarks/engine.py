@@ -17,7 +17,10 @@ engine: that is how cancels know which orders are live (in both engines, since
 their fills agree) and it proves Castle rejects nothing. Every command object
 (Castle) and argument tuple (peer) is built before the clock starts, and the
 cyclic GC is off during the timed runs (the engine makes no reference cycles),
-so only the engines are measured.
+so only the engines are measured. For ops/s the two engines take turns every
+`--chunk` operations (each on its own book, in order), so background load on a
+shared machine hits both alike; latency percentiles come from a separate run
+that times each `engine.submit(cmd)`.
 
 Fills are compared: Castle emits one `TradeExecuted` per maker fill; the peer
 returns per `add_order` one aggressive `Trade` per price level plus one per
@@ -31,8 +34,10 @@ import array
 import dataclasses
 import gc
 import math
+import os
 import platform
 import random
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -76,6 +81,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--deep-orders", type=int, default=1_000_000, help="orders rested before the deep pass")
     parser.add_argument("--deep-ops", type=int, default=200_000, help="operations in the deep pass")
     parser.add_argument("--deep-levels", type=int, default=2_000, help="price levels per side of the deep book")
+    parser.add_argument(
+        "--chunk", type=int, default=10_000, help="throughput: the engines alternate every this many operations"
+    )
     parser.add_argument("--seed", type=int, default=20261125, help="workload seed")
     parser.add_argument(
         "--peer-latency",
@@ -131,8 +139,9 @@ class Workload:
     stats: dict
 
 
-def generate(engine: MatchingEngine, live: Live, rng: random.Random, n_ops: int, next_oid: int, ts: int,
-             peer_id_offset: int) -> Workload:
+def generate(
+    engine: MatchingEngine, live: Live, rng: random.Random, n_ops: int, next_oid: int, ts: int, peer_id_offset: int
+) -> Workload:
     """Draw `n_ops` operations and simulate them on `engine` (untimed) to track the live orders.
 
     Castle order ids are handed out 1, 2, 3... in placement order, and the peer
@@ -252,8 +261,14 @@ class DeepFill:
 
     def castle_cmd(self, i: int, stp) -> PlaceOrder:
         return PlaceOrder(
-            i + 1, ACCOUNT_IDS[self.account[i]], BUY if self.buy[i] else SELL, OrderType.LIMIT, self.price[i], self.qty[i],
-            stp=stp, ts=TS0 + i,
+            i + 1,
+            ACCOUNT_IDS[self.account[i]],
+            BUY if self.buy[i] else SELL,
+            OrderType.LIMIT,
+            self.price[i],
+            self.qty[i],
+            stp=stp,
+            ts=TS0 + i,
         )
 
     def peer_args(self) -> list:
@@ -285,15 +300,48 @@ def quiesce() -> None:
     gc.disable()
 
 
-def castle_throughput(engine: MatchingEngine, cmds: list) -> tuple[int, list]:
-    submit = engine.submit
-    out: list = []
-    append = out.append
-    quiesce()
+def castle_chunk(submit, cmds: list, append) -> int:
     t0 = time.perf_counter_ns()
     for cmd in cmds:
         append(submit(cmd))
-    return time.perf_counter_ns() - t0, out
+    return time.perf_counter_ns() - t0
+
+
+def peer_chunk(add, cancel, ops: list, append) -> int:
+    t0 = time.perf_counter_ns()
+    for op in ops:
+        kind = op[0]
+        if kind == CANCEL:
+            append(cancel(op[1], INSTMT))
+        else:
+            res = add(INSTMT, op[1], op[2], op[3])
+            append(res)
+            if kind == MARKET and res[0].leaves_qty:
+                cancel(res[0].order_id, INSTMT)  # Castle expires a MARKET remainder; the peer would rest it at 0
+    return time.perf_counter_ns() - t0
+
+
+def throughput(engine: MatchingEngine, cmds: list, peer: LightMatchingEngine, peer_ops: list, chunk: int):
+    """Both engines over the same operations, alternating every `chunk` operations.
+
+    Alternating exposes both to the same background load (this machine is
+    shared); each engine only ever sees its own operations, in order. Returns
+    (Castle ns, Castle events per command, peer ns, peer results per operation).
+    """
+    submit, add, cancel = engine.submit, peer.add_order, peer.cancel_order
+    castle_out: list = []
+    peer_out: list = []
+    castle_ns = peer_ns = 0
+    parts = [(cmds[lo : lo + chunk], peer_ops[lo : lo + chunk]) for lo in range(0, len(cmds), chunk)]
+    quiesce()
+    for i, (castle_part, peer_part) in enumerate(parts):
+        if i % 2:  # alternate who goes first
+            peer_ns += peer_chunk(add, cancel, peer_part, peer_out.append)
+            castle_ns += castle_chunk(submit, castle_part, castle_out.append)
+        else:
+            castle_ns += castle_chunk(submit, castle_part, castle_out.append)
+            peer_ns += peer_chunk(add, cancel, peer_part, peer_out.append)
+    return castle_ns, castle_out, peer_ns, peer_out
 
 
 def castle_latency(engine: MatchingEngine, cmds: list) -> tuple[list, list]:
@@ -312,24 +360,6 @@ def castle_latency(engine: MatchingEngine, cmds: list) -> tuple[list, list]:
         out[i] = events
         i += 1
     return lat, out
-
-
-def peer_throughput(peer: LightMatchingEngine, ops: list) -> tuple[int, list]:
-    add, cancel = peer.add_order, peer.cancel_order
-    out: list = []
-    append = out.append
-    quiesce()
-    t0 = time.perf_counter_ns()
-    for op in ops:
-        kind = op[0]
-        if kind == CANCEL:
-            append(cancel(op[1], INSTMT))
-        else:
-            res = add(INSTMT, op[1], op[2], op[3])
-            append(res)
-            if kind == MARKET and res[0].leaves_qty:
-                cancel(res[0].order_id, INSTMT)  # Castle expires a MARKET remainder; the peer would rest it at 0
-    return time.perf_counter_ns() - t0, out
 
 
 def peer_latency(peer: LightMatchingEngine, ops: list) -> tuple[list, list]:
@@ -414,8 +444,42 @@ def percentiles_us(lat: list) -> dict:
     def rank(q: float) -> float:
         return round(s[max(0, math.ceil(q * n) - 1)] / 1000, 3)
 
-    return {"p50_us": rank(0.50), "p99_us": rank(0.99), "p999_us": rank(0.999), "max_us": round(s[-1] / 1000, 1),
-            "mean_us": round(sum(s) / n / 1000, 3)}
+    return {
+        "p50_us": rank(0.50),
+        "p99_us": rank(0.99),
+        "p999_us": rank(0.999),
+        "max_us": round(s[-1] / 1000, 1),
+        "mean_us": round(sum(s) / n / 1000, 3),
+    }
+
+
+def latency_by_kind(cmds: list, out: list, lat: list) -> dict:
+    """Castle's latency percentiles per kind of operation (a limit that traded is "limit_cross")."""
+    groups: dict[str, list] = {"limit_rest": [], "limit_cross": [], "cancel": [], "market": []}
+    for cmd, events, ns in zip(cmds, out, lat):
+        if type(cmd) is CancelOrder:
+            kind = "cancel"
+        elif cmd.type is OrderType.MARKET:
+            kind = "market"
+        elif any(type(ev) is TradeExecuted for ev in events):
+            kind = "limit_cross"
+        else:
+            kind = "limit_rest"
+        groups[kind].append(ns)
+    return {kind: {"n": len(v), **percentiles_us(v)} for kind, v in groups.items() if v}
+
+
+def code_version() -> dict:
+    """The commit the engine was measured at, and whether its sources differ from it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "layers/core/castle"], cwd=root, capture_output=True, text=True
+        )
+        return {"commit": head.stdout.strip() or None, "engine_sources_modified": bool(dirty.stdout.strip())}
+    except OSError:
+        return {"commit": None, "engine_sources_modified": None}
 
 
 def rate(n: int, ns: int) -> float:
@@ -450,14 +514,20 @@ def measure_memory(engine: MatchingEngine, fill: DeepFill, stp) -> dict:
     for stat in after_snapshot.compare_to(before_snapshot, "lineno")[:8]:
         frame = stat.traceback[0]
         where = f"{frame.filename.rsplit('/', 2)[-2]}/{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
-        by_line.append({"where": where, "bytes_per_order": round(stat.size_diff / n, 1),
-                        "blocks_per_order": round(stat.count_diff / n, 3)})
+        by_line.append(
+            {
+                "where": where,
+                "bytes_per_order": round(stat.size_diff / n, 1),
+                "blocks_per_order": round(stat.count_diff / n, 3),
+            }
+        )
     return {"bytes_per_resting_order": round((after - before) / n, 1), "orders": n, "by_allocation_site": by_line}
 
 
 # --------------------------------------------------------------------- run
 def run(args) -> dict:
     t_start = time.perf_counter()
+    load_start = os.getloadavg()
     symbol = bench_symbol()
     stp = symbol.default_stp
     failures: list[str] = []
@@ -469,29 +539,28 @@ def run(args) -> dict:
     mixed = generate(MatchingEngine(symbol), Live(), rng, args.ops, next_oid=1, ts=TS0, peer_id_offset=0)
     log(f"mixed: workload {mixed.stats}")
 
-    log("mixed: Castle throughput")
-    ns, out = castle_throughput(MatchingEngine(symbol), mixed.cmds)
+    log(f"mixed: throughput, Castle and peer alternating every {args.chunk:,} ops")
+    ns, out, peer_ns, peer_out = throughput(
+        MatchingEngine(symbol), mixed.cmds, LightMatchingEngine(), mixed.peer_ops, args.chunk
+    )
     castle_ops = rate(len(mixed.cmds), ns)
+    peer_ops = rate(len(mixed.peer_ops), peer_ns)
     trades = castle_count(mixed.cmds, out)
-    del out
-    log(f"mixed: Castle {castle_ops:,.0f} ops/s, {trades:,} fills")
+    peer_trades = peer_count(mixed.peer_ops, peer_out, first_oid=1, peer_id_offset=0)
+    del out, peer_out
+    gc.unfreeze()
+    log(f"mixed: Castle {castle_ops:,.0f} ops/s, {trades:,} fills; peer {peer_ops:,.0f} ops/s, {peer_trades:,} fills")
 
     log("mixed: Castle latency")
     lat, out = castle_latency(MatchingEngine(symbol), mixed.cmds)
     lat_trades = castle_count(mixed.cmds, out)
-    del out
     castle_lat = percentiles_us(lat)
-    del lat
+    castle_lat_by_kind = latency_by_kind(mixed.cmds, out, lat)
+    del out, lat
     if lat_trades != trades:
         failures.append(f"Castle is not deterministic: {trades} fills, then {lat_trades}")
     log(f"mixed: Castle latency {castle_lat}")
 
-    log("mixed: peer throughput")
-    ns, out = peer_throughput(LightMatchingEngine(), mixed.peer_ops)
-    peer_ops = rate(len(mixed.peer_ops), ns)
-    peer_trades = peer_count(mixed.peer_ops, out, first_oid=1, peer_id_offset=0)
-    del out
-    log(f"mixed: peer {peer_ops:,.0f} ops/s, {peer_trades:,} passive fills")
     peer_lat = None
     if args.peer_latency:
         log("mixed: peer latency")
@@ -521,20 +590,41 @@ def run(args) -> dict:
     for i in range(len(fill)):
         live.add(i + 1, fill.account[i])
     log(f"deep: generating {args.deep_ops:,} operations")
-    deep = generate(gen_engine, live, random.Random(args.seed + 2), args.deep_ops, next_oid=len(fill) + 1,
-                    ts=TS0 + len(fill), peer_id_offset=0)
+    deep = generate(
+        gen_engine,
+        live,
+        random.Random(args.seed + 2),
+        args.deep_ops,
+        next_oid=len(fill) + 1,
+        ts=TS0 + len(fill),
+        peer_id_offset=0,
+    )
     del gen_engine, live
     log(f"deep: workload {deep.stats}")
 
     fill_cmds = fill.castle_cmds(stp)
-    log("deep: Castle fill + throughput")
+    log("deep: Castle fill")
     engine = MatchingEngine(symbol)
     castle_fill_ns = castle_fill(engine, fill_cmds)
-    ns, out = castle_throughput(engine, deep.cmds)
+    gc.unfreeze()
+    log(f"deep: Castle fill {rate(len(fill), castle_fill_ns):,.0f}/s; peer fill (slow: add_order scans every level)")
+    peer_args = fill.peer_args()
+    peer = LightMatchingEngine()
+    peer_fill_ns = peer_fill(peer, peer_args)
+    gc.unfreeze()
+    del peer_args
+    log(f"deep: peer fill {rate(len(fill), peer_fill_ns):,.0f}/s; throughput, alternating every {args.chunk:,} ops")
+    ns, out, peer_ns, peer_out = throughput(engine, deep.cmds, peer, deep.peer_ops, args.chunk)
     deep_castle_ops = rate(len(deep.cmds), ns)
+    deep_peer_ops = rate(len(deep.peer_ops), peer_ns)
     deep_trades = castle_count(deep.cmds, out)
-    del out, engine
-    log(f"deep: Castle {deep_castle_ops:,.0f} ops/s, {deep_trades:,} fills (fill {rate(len(fill), castle_fill_ns):,.0f}/s)")
+    deep_peer_trades = peer_count(deep.peer_ops, peer_out, first_oid=len(fill) + 1, peer_id_offset=0)
+    del out, peer_out, engine, peer
+    gc.unfreeze()
+    log(
+        f"deep: Castle {deep_castle_ops:,.0f} ops/s, {deep_trades:,} fills; "
+        f"peer {deep_peer_ops:,.0f} ops/s, {deep_peer_trades:,} fills"
+    )
 
     log("deep: Castle fill + latency")
     engine = MatchingEngine(symbol)
@@ -546,18 +636,6 @@ def run(args) -> dict:
     deep_lat = percentiles_us(lat)
     del lat
     log(f"deep: Castle latency {deep_lat}")
-
-    log("deep: peer fill (slow: its add_order scans every price level)")
-    peer_args = fill.peer_args()
-    peer = LightMatchingEngine()
-    peer_fill_ns = peer_fill(peer, peer_args)
-    del peer_args
-    log(f"deep: peer fill {rate(len(fill), peer_fill_ns):,.0f}/s; peer throughput")
-    ns, out = peer_throughput(peer, deep.peer_ops)
-    deep_peer_ops = rate(len(deep.peer_ops), ns)
-    deep_peer_trades = peer_count(deep.peer_ops, out, first_oid=len(fill) + 1, peer_id_offset=0)
-    del out, peer
-    log(f"deep: peer {deep_peer_ops:,.0f} ops/s, {deep_peer_trades:,} passive fills")
     deep_agree = deep_trades == deep_peer_trades == deep.stats["fills"]
     if not deep_agree:
         failures.append(
@@ -597,6 +675,7 @@ def run(args) -> dict:
         "trades_agree": mixed_agree and deep_agree,
         "peer_trades": peer_trades,
         "castle_latency_us": castle_lat,
+        "castle_latency_by_kind_us": castle_lat_by_kind,
         "peer_p50_us": peer_lat["p50_us"] if peer_lat else None,
         "peer_latency_us": peer_lat,
         "deep_castle_ops_per_s": deep_castle_ops,
@@ -627,13 +706,18 @@ def run(args) -> dict:
             "seed": args.seed,
             "symbol": "BTCUSDT (default_symbols) with max_num_orders=10**9",
             "stp": str(stp),
-            "timing": "time.perf_counter_ns; commands and peer argument tuples pre-built; "
-            "ops/s from an untimed-per-op loop, percentiles from a separate run timing each submit",
+            "timing": "time.perf_counter_ns; commands and peer argument tuples pre-built; ops/s from loops "
+            "without per-op timers, the two engines alternating every `chunk` ops on the same sequence "
+            "(same background load for both); percentiles from a separate run timing each submit",
+            "chunk": args.chunk,
             "python": sys.version.split()[0],
             "implementation": platform.python_implementation(),
             "machine": f"{platform.machine()} {platform.system()}",
             "peer_version": metadata.version(PEER),
             "wall_s": round(time.perf_counter() - t_start, 1),
+            "loadavg_1m_start_end": [round(load_start[0], 2), round(os.getloadavg()[0], 2)],
+            "cpus": os.cpu_count(),
+            **code_version(),
         },
         "failures": failures,
     }
