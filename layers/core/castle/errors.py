@@ -162,3 +162,7 @@ def cancel_replace_failed() -> CastleError:
 
 def cancel_replace_partially_failed() -> CastleError:
     return CastleError(-2021, "Order cancel-replace partially failed.")
+
+
+def optional_params_bad_combo() -> CastleError:
+    return CastleError(-1128, "Combination of optional parameters invalid.")

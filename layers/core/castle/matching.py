@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
+from dataclasses import replace
 from heapq import heappop, heappush
 
 from castle import errors
@@ -114,6 +115,7 @@ class MatchingEngine:
         if (
             order_type is LIMIT
             and oid not in self.orders
+            and oid not in self.stops
             and cmd.client_order_id is None
             and self.open_count.get(account, 0) < self._max_orders
         ):
@@ -189,10 +191,11 @@ class MatchingEngine:
             avg = self.avg_price.value(cmd.ts)
             if avg is not None:
                 symbol.percent_price.check(cmd.side is BUY, cmd.price, avg[0], avg[1])
-        if order_type is MARKET and cmd.qty is not None and symbol.notional.apply_min_to_market:
+        notional = symbol.notional
+        if order_type is MARKET and cmd.qty is not None and (notional.apply_min_to_market or notional.apply_max_to_market):
             avg = avg or self.avg_price.value(cmd.ts)
             if avg is not None:
-                symbol.notional.check(symbol.quote_units(avg[0] * cmd.qty // avg[1]), market=True)
+                notional.check(symbol.quote_units(avg[0] * cmd.qty // avg[1]), market=True)
         if order_type is LIMIT_MAKER:
             best = self.book.opposite(cmd.side).best_price()
             if best is not None and (cmd.price >= best if cmd.side is BUY else cmd.price <= best):
@@ -266,7 +269,9 @@ class MatchingEngine:
                     orders.popleft()  # canceled earlier; removed lazily
                     continue
                 if stp_on and maker.account == account:
-                    stp_expired = self._prevent(maker, level, oid, remaining, price, stp, seq, events)
+                    # A quote-budget order has no quantity left to prevent, only money.
+                    left = remaining if budget is None else 0
+                    stp_expired = self._prevent(maker, level, oid, left, price, stp, seq, events)
                     if stp_expired:
                         break
                     continue
@@ -420,6 +425,7 @@ class MatchingEngine:
             heappush(self._rise, (cmd.stop_price, seq, cmd.order_id))
         else:
             heappush(self._fall, (-cmd.stop_price, seq, cmd.order_id))
+        cmd = replace(cmd)  # our own copy: an amend changes it, never the caller's command
         self.stops[cmd.order_id] = cmd
         account = cmd.account
         self.open_count[account] = self.open_count.get(account, 0) + 1

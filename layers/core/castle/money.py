@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from castle import errors
 
-DECIMAL_PATTERN = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
+DECIMAL_PATTERN = re.compile(r"([0-9]{1,20})(\.[0-9]{1,20})?")  # used with fullmatch: no trailing newline
 BINANCE_DECIMALS = 8
 
 
@@ -44,7 +44,7 @@ def parse_units(text: str | int, scale: int, param: str = "amount") -> int:
         return text * 10**scale
     if not isinstance(text, str):
         raise errors.illegal_chars(param)
-    match = DECIMAL_PATTERN.match(text)
+    match = DECIMAL_PATTERN.fullmatch(text)
     if match is None:
         raise errors.illegal_chars(param)
     whole, frac = match.group(1), (match.group(2) or ".")[1:]
