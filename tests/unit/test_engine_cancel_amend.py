@@ -235,9 +235,6 @@ def test_client_order_id_of_a_parked_stop_is_taken(desk):
     assert code_msg(desk.buy(P - 1, 100, client_order_id="abc").one(OrderRejected)) == DUPLICATE
 
 
-@pytest.mark.xfail(
-    reason="BUG: amending below the executed quantity records a quantity smaller than what filled", strict=True
-)
 def test_amend_below_the_filled_quantity_never_records_less_than_filled(desk, resting):
     desk.sell(P, 100, account=BOB)
     result = desk.amend(resting.order_id, 50)

@@ -2,7 +2,6 @@
 
 import copy
 
-import pytest
 from castle import events as ev
 from castle.matching import MatchingEngine
 from castle.orders import (
@@ -104,18 +103,12 @@ def engine_after(commands):
     return run(commands)[1]
 
 
-@pytest.mark.xfail(
-    reason="BUG: state_hash() leaves out resting orders' client order ids, which decide duplicates", strict=True
-)
 def test_state_hash_tells_apart_books_that_differ_in_client_order_ids():
     a = engine_after([PlaceOrder(1, ALICE, BUY, price=P, qty=100, client_order_id="x")])
     b = engine_after([PlaceOrder(1, ALICE, BUY, price=P, qty=100, client_order_id="y")])
     assert a.state_hash() != b.state_hash()
 
 
-@pytest.mark.xfail(
-    reason="BUG: state_hash() leaves out the average-price window, which decides PERCENT_PRICE_BY_SIDE", strict=True
-)
 def test_state_hash_tells_apart_engines_with_different_average_prices():
     def trades(first_qty, second_qty):
         return [

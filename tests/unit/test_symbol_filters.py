@@ -225,9 +225,8 @@ def test_symbol_quote_budget_rounds_down_to_whole_tick_lots(btcusdt):
     assert btcusdt.quote_to_engine(units("30") + 10) == 3_000_000 * 100 + 1
 
 
-@pytest.mark.xfail(reason="BUG: Symbol.notional() is shadowed by the dataclass field `notional`", strict=True)
 def test_symbol_computes_the_notional_of_a_price_and_quantity(btcusdt):
-    assert btcusdt.notional(units("30000"), units("0.001")) == units("30")
+    assert btcusdt.notional_of(units("30000"), units("0.001")) == units("30")
 
 
 # --- filters that need the engine's state --------------------------------------

@@ -510,17 +510,19 @@ class MatchingEngine:
             events.append(OrderAmended(seq, cmd.order_id, cmd.account, old_qty, cmd.new_qty, cmd.new_qty, cmd.ts))
             return
         filled = order.qty - order.remaining
-        remaining = max(cmd.new_qty - filled, 0)
-        order.qty = cmd.new_qty
+        # Amended down to (or below) what already filled: filled takes precedence, the order is FILLED.
+        new_qty = max(cmd.new_qty, filled)
+        remaining = new_qty - filled
+        order.qty = new_qty
         if not remaining:
-            self._unlink(order)  # amended down to what already filled: the order is FILLED
+            self._unlink(order)
         else:
             level = (self.book.bids if order.side is BUY else self.book.asks).levels[order.price]
             visible = min(order.visible, remaining)
             level.qty += visible - order.visible
             order.remaining, order.visible = remaining, visible
             (self.book.bids if order.side is BUY else self.book.asks).dirty.add(order.price)
-        events.append(OrderAmended(seq, cmd.order_id, cmd.account, old_qty, cmd.new_qty, remaining, cmd.ts))
+        events.append(OrderAmended(seq, cmd.order_id, cmd.account, old_qty, new_qty, remaining, cmd.ts))
 
     def _cancel_replace(self, cmd: CancelReplace, seq: int, events: list) -> None:
         canceled = self._cancel(cmd.cancel, seq, events)
@@ -537,12 +539,11 @@ class MatchingEngine:
     def state_hash(self) -> str:
         """A digest of everything that determines future behaviour."""
         h = hashlib.sha256()
-        h.update(repr((self.seq, self.trade_id, self.prevented_match_id, self.last_price)).encode())
+        h.update(repr((self.seq, self.trade_id, self.prevented_match_id, self.avg_price.to_dict())).encode())
         for o in self.book.orders():
-            h.update(repr((o.id, o.account, str(o.side), o.price, o.qty, o.remaining, o.visible, o.iceberg)).encode())
+            h.update(repr((o.id, o.account, str(o.side), o.price, o.qty, o.remaining, o.visible, o.iceberg, o.client_id)).encode())
         for oid in sorted(self.stops):
-            s = self.stops[oid]
-            h.update(repr((oid, s.account, str(s.type), s.stop_price, s.price, s.qty, s.quote_qty)).encode())
+            h.update(repr(self.stops[oid]).encode())
         return h.hexdigest()
 
 
