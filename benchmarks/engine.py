@@ -300,14 +300,18 @@ def quiesce() -> None:
     gc.disable()
 
 
-def castle_chunk(submit, cmds: list, append) -> int:
+def castle_chunk(submit, cmds: list) -> tuple[int, list]:
+    out: list = []
+    append = out.append
     t0 = time.perf_counter_ns()
     for cmd in cmds:
         append(submit(cmd))
-    return time.perf_counter_ns() - t0
+    return time.perf_counter_ns() - t0, out
 
 
-def peer_chunk(add, cancel, ops: list, append) -> int:
+def peer_chunk(add, cancel, ops: list) -> tuple[int, list]:
+    out: list = []
+    append = out.append
     t0 = time.perf_counter_ns()
     for op in ops:
         kind = op[0]
@@ -318,71 +322,114 @@ def peer_chunk(add, cancel, ops: list, append) -> int:
             append(res)
             if kind == MARKET and res[0].leaves_qty:
                 cancel(res[0].order_id, INSTMT)  # Castle expires a MARKET remainder; the peer would rest it at 0
-    return time.perf_counter_ns() - t0
+    return time.perf_counter_ns() - t0, out
 
 
-def throughput(engine: MatchingEngine, cmds: list, peer: LightMatchingEngine, peer_ops: list, chunk: int):
+def chunks(seq: list, size: int) -> list:
+    return [seq[lo : lo + size] for lo in range(0, len(seq), size)]
+
+
+def throughput(
+    engine: MatchingEngine, cmds: list, peer: LightMatchingEngine, peer_ops: list, first_oid: int, chunk: int
+) -> tuple[int, int, int, int]:
     """Both engines over the same operations, alternating every `chunk` operations.
 
     Alternating exposes both to the same background load (this machine is
-    shared); each engine only ever sees its own operations, in order. Returns
-    (Castle ns, Castle events per command, peer ns, peer results per operation).
+    shared); each engine only ever sees its own operations, in order. Results
+    are kept until the chunk's clock stops, then checked and freed: memory is
+    reused as it would be behind a real consumer, and no deallocation of
+    results is timed. Returns (Castle ns, Castle fills, peer ns, peer passive fills).
     """
     submit, add, cancel = engine.submit, peer.add_order, peer.cancel_order
-    castle_out: list = []
-    peer_out: list = []
-    castle_ns = peer_ns = 0
-    parts = [(cmds[lo : lo + chunk], peer_ops[lo : lo + chunk]) for lo in range(0, len(cmds), chunk)]
+    castle_ns = peer_ns = castle_fills = peer_fills = 0
+    expected_oid = first_oid
+    parts = list(zip(chunks(cmds, chunk), chunks(peer_ops, chunk)))
     quiesce()
     for i, (castle_part, peer_part) in enumerate(parts):
-        if i % 2:  # alternate who goes first
-            peer_ns += peer_chunk(add, cancel, peer_part, peer_out.append)
-            castle_ns += castle_chunk(submit, castle_part, castle_out.append)
-        else:
-            castle_ns += castle_chunk(submit, castle_part, castle_out.append)
-            peer_ns += peer_chunk(add, cancel, peer_part, peer_out.append)
-    return castle_ns, castle_out, peer_ns, peer_out
+        for turn in (0, 1) if i % 2 == 0 else (1, 0):  # alternate who goes first
+            if turn == 0:
+                ns, out = castle_chunk(submit, castle_part)
+                castle_ns += ns
+                castle_fills += castle_count(castle_part, out)
+            else:
+                ns, out = peer_chunk(add, cancel, peer_part)
+                peer_ns += ns
+                fills, expected_oid = peer_count(peer_part, out, expected_oid)
+                peer_fills += fills
+            del out
+    return castle_ns, castle_fills, peer_ns, peer_fills
 
 
-def castle_latency(engine: MatchingEngine, cmds: list) -> tuple[list, list]:
-    """Per-command latency (ns) of `engine.submit`; the events are kept so none is freed inside the timer."""
+KIND_NAMES = ("limit_rest", "limit_cross", "cancel", "market")
+
+
+def castle_latency(engine: MatchingEngine, cmds: list, chunk: int) -> tuple[array.array, bytearray, int]:
+    """Time each `engine.submit(cmd)`. Returns (ns per command, kind per command, fills).
+
+    Latencies go to an int64 array (no int objects kept); events are kept
+    until the end of each chunk, then classified and freed outside any timer.
+    """
     submit = engine.submit
     pc = time.perf_counter_ns
-    n = len(cmds)
-    out: list = [None] * n
-    lat: list = [0] * n
-    i = 0
+    lat = array.array("q", bytes(8 * len(cmds)))
+    kinds = bytearray(len(cmds))
+    fills = 0
+    base = 0
     quiesce()
-    for cmd in cmds:
-        t = pc()
-        events = submit(cmd)
-        lat[i] = pc() - t
-        out[i] = events
-        i += 1
-    return lat, out
+    for part in chunks(cmds, chunk):
+        out: list = [None] * len(part)
+        i = base
+        j = 0
+        for cmd in part:
+            t = pc()
+            events = submit(cmd)
+            lat[i] = pc() - t
+            out[j] = events
+            i += 1
+            j += 1
+        fills += castle_count(part, out)
+        for j, (cmd, events) in enumerate(zip(part, out)):
+            if type(cmd) is CancelOrder:
+                kind = 2
+            elif cmd.type is OrderType.MARKET:
+                kind = 3
+            else:
+                kind = 1 if any(type(ev) is TradeExecuted for ev in events) else 0
+            kinds[base + j] = kind
+        del out, events
+        base += len(part)
+    return lat, kinds, fills
 
 
-def peer_latency(peer: LightMatchingEngine, ops: list) -> tuple[list, list]:
+def peer_latency(peer: LightMatchingEngine, ops: list, first_oid: int, chunk: int) -> tuple[array.array, int]:
+    """Time each peer operation, its market-rest cancel included. Returns (ns per op, passive fills)."""
     add, cancel = peer.add_order, peer.cancel_order
     pc = time.perf_counter_ns
-    n = len(ops)
-    out: list = [None] * n
-    lat: list = [0] * n
+    lat = array.array("q", bytes(8 * len(ops)))
+    fills = 0
+    expected_oid = first_oid
     i = 0
     quiesce()
-    for op in ops:
-        kind = op[0]
-        t = pc()
-        if kind == CANCEL:
-            res = cancel(op[1], INSTMT)
-        else:
-            res = add(INSTMT, op[1], op[2], op[3])
-            if kind == MARKET and res[0].leaves_qty:
-                cancel(res[0].order_id, INSTMT)
-        lat[i] = pc() - t
-        out[i] = res
-        i += 1
-    return lat, out
+    for part in chunks(ops, chunk):
+        out: list = [None] * len(part)
+        j = 0
+        for op in part:
+            kind = op[0]
+            t = pc()
+            if kind == CANCEL:
+                res = cancel(op[1], INSTMT)
+            else:
+                res = add(INSTMT, op[1], op[2], op[3])
+                if kind == MARKET and res[0].leaves_qty:
+                    cancel(res[0].order_id, INSTMT)
+            lat[i] = pc() - t
+            out[j] = res
+            i += 1
+            j += 1
+        chunk_fills, expected_oid = peer_count(part, out, expected_oid)
+        fills += chunk_fills
+        del out, res
+    return lat, fills
 
 
 def peer_fill(peer: LightMatchingEngine, args: list) -> int:
@@ -417,24 +464,27 @@ def castle_count(cmds: list, out: list) -> int:
     return fills
 
 
-def peer_count(ops: list, out: list, first_oid: int, peer_id_offset: int) -> int:
-    """The peer's passive fills; checks the id mapping and that every cancel found its order."""
+def peer_count(ops: list, out: list, expected_oid: int) -> tuple[int, int]:
+    """The peer's passive fills, and the next peer order id expected.
+
+    Checks the id mapping (the peer numbers orders 1, 2, 3... as Castle's ids
+    were handed out) and that every cancel found its order.
+    """
     fills = 0
-    expected = first_oid + peer_id_offset
     for op, res in zip(ops, out):
         if op[0] == CANCEL:
             if res is None:
                 raise RuntimeError(f"peer: cancel of order {op[1]} found nothing")
             continue
         order, trades = res
-        if order.order_id != expected:
-            raise RuntimeError(f"peer: order id {order.order_id}, expected {expected} (id mapping broken)")
-        expected += 1
         oid = order.order_id
+        if oid != expected_oid:
+            raise RuntimeError(f"peer: order id {oid}, expected {expected_oid} (id mapping broken)")
+        expected_oid += 1
         for trade in trades:
             if trade.order_id != oid:
                 fills += 1
-    return fills
+    return fills, expected_oid
 
 
 def percentiles_us(lat: list) -> dict:
@@ -453,20 +503,12 @@ def percentiles_us(lat: list) -> dict:
     }
 
 
-def latency_by_kind(cmds: list, out: list, lat: list) -> dict:
+def latency_by_kind(lat: array.array, kinds: bytearray) -> dict:
     """Castle's latency percentiles per kind of operation (a limit that traded is "limit_cross")."""
-    groups: dict[str, list] = {"limit_rest": [], "limit_cross": [], "cancel": [], "market": []}
-    for cmd, events, ns in zip(cmds, out, lat):
-        if type(cmd) is CancelOrder:
-            kind = "cancel"
-        elif cmd.type is OrderType.MARKET:
-            kind = "market"
-        elif any(type(ev) is TradeExecuted for ev in events):
-            kind = "limit_cross"
-        else:
-            kind = "limit_rest"
+    groups: list[list] = [[] for _ in KIND_NAMES]
+    for ns, kind in zip(lat, kinds):
         groups[kind].append(ns)
-    return {kind: {"n": len(v), **percentiles_us(v)} for kind, v in groups.items() if v}
+    return {name: {"n": len(v), **percentiles_us(v)} for name, v in zip(KIND_NAMES, groups) if v}
 
 
 def code_version() -> dict:
@@ -540,23 +582,20 @@ def run(args) -> dict:
     log(f"mixed: workload {mixed.stats}")
 
     log(f"mixed: throughput, Castle and peer alternating every {args.chunk:,} ops")
-    ns, out, peer_ns, peer_out = throughput(
-        MatchingEngine(symbol), mixed.cmds, LightMatchingEngine(), mixed.peer_ops, args.chunk
+    ns, trades, peer_ns, peer_trades = throughput(
+        MatchingEngine(symbol), mixed.cmds, LightMatchingEngine(), mixed.peer_ops, 1, args.chunk
     )
     castle_ops = rate(len(mixed.cmds), ns)
     peer_ops = rate(len(mixed.peer_ops), peer_ns)
-    trades = castle_count(mixed.cmds, out)
-    peer_trades = peer_count(mixed.peer_ops, peer_out, first_oid=1, peer_id_offset=0)
-    del out, peer_out
     gc.unfreeze()
     log(f"mixed: Castle {castle_ops:,.0f} ops/s, {trades:,} fills; peer {peer_ops:,.0f} ops/s, {peer_trades:,} fills")
 
     log("mixed: Castle latency")
-    lat, out = castle_latency(MatchingEngine(symbol), mixed.cmds)
-    lat_trades = castle_count(mixed.cmds, out)
+    lat, kinds, lat_trades = castle_latency(MatchingEngine(symbol), mixed.cmds, args.chunk)
+    gc.unfreeze()
     castle_lat = percentiles_us(lat)
-    castle_lat_by_kind = latency_by_kind(mixed.cmds, out, lat)
-    del out, lat
+    castle_lat_by_kind = latency_by_kind(lat, kinds)
+    del lat, kinds
     if lat_trades != trades:
         failures.append(f"Castle is not deterministic: {trades} fills, then {lat_trades}")
     log(f"mixed: Castle latency {castle_lat}")
@@ -564,11 +603,12 @@ def run(args) -> dict:
     peer_lat = None
     if args.peer_latency:
         log("mixed: peer latency")
-        lat, out = peer_latency(LightMatchingEngine(), mixed.peer_ops)
-        peer_count(mixed.peer_ops, out, first_oid=1, peer_id_offset=0)
-        del out
+        lat, lat_peer_trades = peer_latency(LightMatchingEngine(), mixed.peer_ops, 1, args.chunk)
+        gc.unfreeze()
         peer_lat = percentiles_us(lat)
         del lat
+        if lat_peer_trades != peer_trades:
+            failures.append(f"peer is not deterministic: {peer_trades} fills, then {lat_peer_trades}")
         log(f"mixed: peer latency {peer_lat}")
     mixed_agree = trades == peer_trades == mixed.stats["fills"]
     if not mixed_agree:
@@ -614,12 +654,12 @@ def run(args) -> dict:
     gc.unfreeze()
     del peer_args
     log(f"deep: peer fill {rate(len(fill), peer_fill_ns):,.0f}/s; throughput, alternating every {args.chunk:,} ops")
-    ns, out, peer_ns, peer_out = throughput(engine, deep.cmds, peer, deep.peer_ops, args.chunk)
+    ns, deep_trades, peer_ns, deep_peer_trades = throughput(
+        engine, deep.cmds, peer, deep.peer_ops, len(fill) + 1, args.chunk
+    )
     deep_castle_ops = rate(len(deep.cmds), ns)
     deep_peer_ops = rate(len(deep.peer_ops), peer_ns)
-    deep_trades = castle_count(deep.cmds, out)
-    deep_peer_trades = peer_count(deep.peer_ops, peer_out, first_oid=len(fill) + 1, peer_id_offset=0)
-    del out, peer_out, engine, peer
+    del engine, peer
     gc.unfreeze()
     log(
         f"deep: Castle {deep_castle_ops:,.0f} ops/s, {deep_trades:,} fills; "
@@ -629,10 +669,11 @@ def run(args) -> dict:
     log("deep: Castle fill + latency")
     engine = MatchingEngine(symbol)
     castle_fill(engine, fill_cmds)
-    lat, out = castle_latency(engine, deep.cmds)
-    if castle_count(deep.cmds, out) != deep_trades:
-        failures.append("deep: Castle is not deterministic")
-    del out, engine, fill_cmds
+    lat, _, lat_trades = castle_latency(engine, deep.cmds, args.chunk)
+    gc.unfreeze()
+    if lat_trades != deep_trades:
+        failures.append(f"deep: Castle is not deterministic: {deep_trades} fills, then {lat_trades}")
+    del engine, fill_cmds
     deep_lat = percentiles_us(lat)
     del lat
     log(f"deep: Castle latency {deep_lat}")
@@ -708,7 +749,8 @@ def run(args) -> dict:
             "stp": str(stp),
             "timing": "time.perf_counter_ns; commands and peer argument tuples pre-built; ops/s from loops "
             "without per-op timers, the two engines alternating every `chunk` ops on the same sequence "
-            "(same background load for both); percentiles from a separate run timing each submit",
+            "(same background load for both); percentiles from a separate run timing each submit; results "
+            "are kept until the end of each chunk, then checked and freed outside the clock",
             "chunk": args.chunk,
             "python": sys.version.split()[0],
             "implementation": platform.python_implementation(),
