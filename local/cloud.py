@@ -1,0 +1,170 @@
+"""The local cloud: ministack + redis-server + the deployed stack + the engine (+ the edge).
+
+One process tree. `LocalCloud.start()` brings it up in dependency order and
+returns what clients need; `stop()` takes it down in reverse, leaving no
+processes or temp folders. `make up` and the end-to-end test fixture use this
+same class.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local import ministack
+from local.processes import LaunchError, Supervisor, port_is_free
+from local.redis_server import start_redis
+from local.stack import Stack, aws_env, deploy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class CloudInfo:
+    endpoint: str
+    redis_url: str
+    stack: Stack
+    edge_url: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        """The environment a tool or test needs to talk to this cloud."""
+        env = {**aws_env(self.endpoint), "REDIS_URL": self.redis_url, "CASTLE_REST_URL": self.stack.rest_url}
+        if self.stack.ws_url:
+            env["CASTLE_WS_URL"] = self.stack.ws_url
+        if self.edge_url:
+            env["CASTLE_URL"] = self.edge_url
+        env.update(self.stack.outputs)
+        return env
+
+
+class LocalCloud:
+    def __init__(self, root: Path = ROOT, state: Path | None = None, edge_port: int | None = None) -> None:
+        self.root = root
+        self.state = state or root / ".castle"
+        self.edge_port = edge_port
+        self.supervisor = Supervisor()
+        self.info: CloudInfo | None = None
+        self._edge = None
+
+    # The launcher prints one line per component through this hook.
+    def announce(self, name: str, detail: str) -> None:
+        print(f"{name:<10}{detail}", flush=True)
+
+    def start(self) -> CloudInfo:
+        self.state.mkdir(parents=True, exist_ok=True)
+        timings: dict[str, float] = {}
+        t0 = time.monotonic()
+        if self.edge_port is not None and not port_is_free(self.edge_port):
+            raise LaunchError(f"port {self.edge_port} is already in use: stop what holds it, or set CASTLE_PORT")
+        python = ministack.ensure_venv(self.root / ".venv-ministack")
+        timings["venv"] = time.monotonic() - t0
+
+        redis_url = os.environ.get("REDIS_URL")
+        if redis_url:
+            self.announce("redis", f"{redis_url}  (REDIS_URL, not started here)")
+        else:
+            redis = start_redis(self.supervisor, self.root, log=self.state / "redis.log")
+            redis_url = redis.url
+            self.announce("redis", f"{redis_url}  (log {self._rel(redis.log)})")
+        timings["redis"] = time.monotonic() - t0
+
+        ms = ministack.start_ministack(
+            self.supervisor, python, self.root, self.state / "tmp", log=self.state / "ministack.log"
+        )
+        self.announce("ministack", f"{ms.url}  (AWS_ENDPOINT_URL; log {self._rel(ms.log)})")
+        timings["ministack"] = time.monotonic() - t0
+
+        stack = deploy(self.root, ms.url, {"RedisUrl": redis_url}, log=self.state / "deploy.log")
+        self.announce("stack", f"{stack.name} deployed by sam  (log {self._rel(self.state / 'deploy.log')})")
+        self.announce("rest-api", stack.rest_url)
+        if stack.ws_url:
+            self.announce("ws-api", stack.ws_url)
+        timings["deploy"] = time.monotonic() - t0
+
+        self.info = CloudInfo(ms.url, redis_url, stack, timings=timings)
+        self._start_engine()
+        timings["engine"] = time.monotonic() - t0
+        self._start_edge()
+        timings["edge"] = time.monotonic() - t0
+        self._write_env()
+        return self.info
+
+    def _start_engine(self) -> None:
+        env = {
+            **os.environ,
+            **self.info.env(),
+            "PYTHONPATH": os.pathsep.join([str(self.root / "layers" / "core"), str(self.root)]),
+        }
+        log = self.state / "matching.log"
+        engine = self.supervisor.start(
+            "matching", [sys.executable, "-m", "matching_container.engine"], self.info.redis_url,
+            cwd=self.root, env=env, log=log,
+        )
+        time.sleep(0.3)
+        if engine.proc.poll() is not None:
+            raise LaunchError(f"the matching engine exited at start (see {self._rel(log)})")
+        self.announce("matching", f"pid {engine.proc.pid}, commands on castle:{{SYMBOL}}:cmd  (log {self._rel(log)})")
+
+    def _start_edge(self) -> None:
+        if self.edge_port is None:
+            return
+        try:
+            from local.edge_runner import EdgeRunner
+        except ImportError:  # the edge lands separately
+            self.announce("edge", "not available yet")
+            return
+
+        self._edge = EdgeRunner(self, self.edge_port)
+        self.info.edge_url = self._edge.start()
+        self.announce("edge", f"{self.info.edge_url}  (Binance URLs: /api/v3, /ws, /stream; /docs; /health)")
+
+    def _write_env(self) -> None:
+        lines = [f"{k}={v}" for k, v in sorted(self.info.env().items())]
+        (self.state / "local.env").write_text("\n".join(lines) + "\n")
+
+    def health(self) -> dict[str, dict]:
+        """Every component's state, for the edge's /health."""
+        components: dict[str, dict] = {}
+        for c in self.supervisor.components:
+            components[c.name] = {"status": "ok" if c.proc.poll() is None else "down", "url": c.url}
+        if self.info is not None:
+            ok = ministack.is_ready(self.info.endpoint)
+            components.setdefault("ministack", {})["status"] = "ok" if ok else "down"
+            components["redis"] = {"status": "ok" if _redis_ok(self.info.redis_url) else "down",
+                                   "url": self.info.redis_url}
+            components["stack"] = {"status": "ok", "name": self.info.stack.name}
+        return components
+
+    def first_exit(self):
+        return self.supervisor.first_exit()
+
+    def stop(self) -> None:
+        if self._edge is not None:
+            self._edge.stop()
+            self._edge = None
+        self.supervisor.stop()
+        shutil.rmtree(self.state / "tmp", ignore_errors=True)
+
+    def _rel(self, path: Path | None) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except (ValueError, AttributeError):
+            return str(path)
+
+
+def _redis_ok(url: str) -> bool:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except redis.RedisError:
+        return False
