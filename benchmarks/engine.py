@@ -511,13 +511,19 @@ def latency_by_kind(lat: array.array, kinds: bytearray) -> dict:
     return {name: {"n": len(v), **percentiles_us(v)} for name, v in zip(KIND_NAMES, groups) if v}
 
 
+ENGINE_SOURCES = [
+    f"layers/core/castle/{name}.py"
+    for name in ("matching", "book", "orders", "events", "stats", "symbols", "errors", "money")
+]
+
+
 def code_version() -> dict:
-    """The commit the engine was measured at, and whether its sources differ from it."""
+    """The commit the engine was measured at, and whether the engine's sources differ from it."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "layers/core/castle"], cwd=root, capture_output=True, text=True
+            ["git", "status", "--porcelain", "--", *ENGINE_SOURCES], cwd=root, capture_output=True, text=True
         )
         return {"commit": head.stdout.strip() or None, "engine_sources_modified": bool(dirty.stdout.strip())}
     except OSError:
