@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from castle.book import DepthDiff, DepthSnapshot
+from castle.streams import Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +84,36 @@ def stream_id(entry_id: str) -> tuple[int, int]:
     """A stream entry id as a comparable pair ("1700000000000-3" -> (1700000000000, 3))."""
     ms, _, n = entry_id.partition("-")
     return int(ms), int(n or 0)
+
+
+# ------------------------------------------------------------ market streams
+class SubscriptionStore(Protocol):
+    """Who listens to which stream: written by the WebSocket API, read by the market-data publisher."""
+
+    def open(self, connection_id: str, streams: list[str], combined: bool, now_s: int) -> None:
+        """Record a new connection with the streams of its URL."""
+        ...
+
+    def close(self, connection_id: str) -> None:
+        """Forget a connection and all its subscriptions."""
+        ...
+
+    def session(self, connection_id: str) -> Session:
+        """The connection's streams (sorted) and its `combined` property."""
+        ...
+
+    def apply(
+        self, connection_id: str, subscribe: list[str], unsubscribe: list[str], combined: bool | None, now_s: int
+    ) -> None:
+        """Store one request's changes."""
+        ...
+
+    def subscribers(self, stream: str) -> list[str]:
+        """The connection ids listening to a stream."""
+        ...
+
+
+class FramePoster(Protocol):
+    def post(self, connection_id: str, frame: dict) -> bool:
+        """Send one JSON frame; False when the connection is gone."""
+        ...

@@ -1,0 +1,103 @@
+"""DynamoSubscriptions: the WebSocket connections and their streams, in the ConnectionsTable.
+
+One partition per connection, so $disconnect and LIST_SUBSCRIPTIONS are one
+query each:
+
+    PK CONN#<connectionId>  SK META              Combined, ConnectedAt, ExpiresAt
+    PK CONN#<connectionId>  SK STREAM#<stream>   Stream, ConnectionId, ExpiresAt
+
+The stream items alone carry `Stream`, so the sparse GSI SubscribersByStream
+(Stream, ConnectionId) answers the publisher's question: who listens to
+`btcusdt@depth`? ExpiresAt is the table's TTL: Binance ends a connection after
+24 hours, so anything older is a connection whose $disconnect never arrived.
+"""
+
+from __future__ import annotations
+
+from boto3.dynamodb.conditions import Key
+
+from castle.streams import Session
+
+CONNECTION_LIFETIME_S = 24 * 3600 + 600
+SUBSCRIBERS_INDEX = "SubscribersByStream"
+
+
+class DynamoSubscriptions:
+    def __init__(self, table) -> None:
+        """`table`: a boto3 `dynamodb.Table` resource for the ConnectionsTable."""
+        self.table = table
+
+    @staticmethod
+    def _pk(connection_id: str) -> str:
+        return f"CONN#{connection_id}"
+
+    def _stream_item(self, connection_id: str, stream: str, expires_at: int) -> dict:
+        return {
+            "PK": self._pk(connection_id),
+            "SK": f"STREAM#{stream}",
+            "Stream": stream,
+            "ConnectionId": connection_id,
+            "ExpiresAt": expires_at,
+        }
+
+    def open(self, connection_id: str, streams: list[str], combined: bool, now_s: int) -> None:
+        expires_at = now_s + CONNECTION_LIFETIME_S
+        with self.table.batch_writer() as batch:
+            batch.put_item(
+                Item={
+                    "PK": self._pk(connection_id),
+                    "SK": "META",
+                    "Combined": combined,
+                    "ConnectedAt": now_s,
+                    "ExpiresAt": expires_at,
+                }
+            )
+            for stream in streams:
+                batch.put_item(Item=self._stream_item(connection_id, stream, expires_at))
+
+    def _items(self, connection_id: str) -> list[dict]:
+        items, kwargs = [], {"KeyConditionExpression": Key("PK").eq(self._pk(connection_id)), "ConsistentRead": True}
+        while True:
+            page = self.table.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def close(self, connection_id: str) -> None:
+        keys = [{"PK": i["PK"], "SK": i["SK"]} for i in self._items(connection_id)]
+        with self.table.batch_writer() as batch:
+            for key in keys:
+                batch.delete_item(Key=key)
+
+    def session(self, connection_id: str) -> Session:
+        items = self._items(connection_id)
+        meta = next((i for i in items if i["SK"] == "META"), {})
+        streams = tuple(i["Stream"] for i in items if i["SK"].startswith("STREAM#"))
+        return Session(streams, bool(meta.get("Combined", False)))
+
+    def apply(
+        self, connection_id: str, subscribe: list[str], unsubscribe: list[str], combined: bool | None, now_s: int
+    ) -> None:
+        expires_at = now_s + CONNECTION_LIFETIME_S
+        if subscribe or unsubscribe:
+            with self.table.batch_writer() as batch:
+                for stream in subscribe:
+                    batch.put_item(Item=self._stream_item(connection_id, stream, expires_at))
+                for stream in unsubscribe:
+                    batch.delete_item(Key={"PK": self._pk(connection_id), "SK": f"STREAM#{stream}"})
+        if combined is not None:
+            self.table.update_item(
+                Key={"PK": self._pk(connection_id), "SK": "META"},
+                UpdateExpression="SET Combined = :c",
+                ExpressionAttributeValues={":c": combined},
+            )
+
+    def subscribers(self, stream: str) -> list[str]:
+        ids, kwargs = [], {"IndexName": SUBSCRIBERS_INDEX, "KeyConditionExpression": Key("Stream").eq(stream)}
+        while True:
+            page = self.table.query(**kwargs)
+            ids.extend(i["ConnectionId"] for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return ids
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
