@@ -72,7 +72,9 @@ def deploy(root: Path, endpoint: str, overrides: dict[str, str], log: Path) -> S
         s3.create_bucket(Bucket=ARTIFACT_BUCKET)
     except s3.exceptions.BucketAlreadyOwnedByYou:
         pass
-    params = samconfig_overrides(root) + [f"{k}={v}" for k, v in overrides.items()]
+    # SAM re-parses each override with shell-like quoting: quote values, which may hold spaces.
+    pairs = [item.split("=", 1) for item in samconfig_overrides(root)] + list(overrides.items())
+    params = [f'{k}="{v}"' for k, v in pairs]
     with open(log, "w") as out:
         for argv, what in (
             (["sam", "build", "--config-env", CONFIG_ENV], "sam build"),

@@ -1,0 +1,215 @@
+"""The ledger in DynamoDB: one entry = one conditional transaction.
+
+Item layout in the balances table:
+- `ACCOUNT#<id>` / `BALANCE#<asset>`: `free`, `locked` (integer units);
+- `ENTRY#<entryId>` / `ENTRY`: the entry itself (kind, ts, postings as JSON) —
+  its existence is the idempotency key, and its INSERT on the table's stream
+  feeds the running totals;
+- `TOTALS` / `ASSET#<asset>` and `TOTALS` / `APPLIED#<entryId>`: the running
+  totals and the markers that make applying a stream record idempotent;
+- `AUDIT` / `LATEST`: the last audit's result.
+
+A user account's bucket may never go below zero (the condition is in the same
+transaction), so an entry applies whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from botocore.exceptions import ClientError
+
+from castle import errors
+from castle.ledger import SYSTEM_ACCOUNTS, Bucket, LedgerEntry
+
+ENTRY_SK = "ENTRY"
+# Some of these are DynamoDB reserved words ("free" is), so expressions always use names.
+NAMES = {"#free": "free", "#locked": "locked", "#account": "account", "#asset": "asset"}
+
+
+def balance_key(account: str, asset: str) -> dict:
+    return {"PK": {"S": f"ACCOUNT#{account}"}, "SK": {"S": f"BALANCE#{asset}"}}
+
+
+def entry_key(entry_id: str) -> dict:
+    return {"PK": {"S": f"ENTRY#{entry_id}"}, "SK": {"S": ENTRY_SK}}
+
+
+class DynamoLedger:
+    def __init__(self, client, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def apply(self, entry: LedgerEntry) -> bool:
+        """Apply the entry once. False if it was applied before; raises -2010 if a balance would go negative."""
+        items = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {
+                        **entry_key(entry.entry_id),
+                        "kind": {"S": str(entry.kind)},
+                        "ts": {"N": str(entry.ts)},
+                        "postings": {"S": json.dumps([p.to_dict() for p in entry.postings])},
+                    },
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        ]
+        for (account, asset), change in sorted(entry.changes().items()):
+            items.append({"Update": self._balance_update(account, asset, change)})
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in e.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False
+            if "ConditionalCheckFailed" in reasons:
+                raise errors.insufficient_balance() from None
+            raise
+        return True
+
+    def _balance_update(self, account: str, asset: str, change: dict[Bucket, int]) -> dict:
+        free, locked = change[Bucket.FREE], change[Bucket.LOCKED]
+        values = {":f": {"N": str(free)}, ":l": {"N": str(locked)}, ":a": {"S": account}, ":s": {"S": asset}}
+        update = {
+            "TableName": self.table,
+            "Key": balance_key(account, asset),
+            "UpdateExpression": "ADD #free :f, #locked :l SET #account = :a, #asset = :s",
+            "ExpressionAttributeNames": NAMES,
+            "ExpressionAttributeValues": values,
+        }
+        conditions = []
+        if account not in SYSTEM_ACCOUNTS:
+            if free < 0:
+                conditions.append("#free >= :nf")
+                values[":nf"] = {"N": str(-free)}
+            if locked < 0:
+                conditions.append("#locked >= :nl")
+                values[":nl"] = {"N": str(-locked)}
+        if conditions:
+            update["ConditionExpression"] = " AND ".join(["attribute_exists(PK)", *conditions])
+        return update
+
+    def balances(self, account: str) -> dict[str, tuple[int, int]]:
+        """asset -> (free, locked) for one account."""
+        out: dict[str, tuple[int, int]] = {}
+        kwargs = {
+            "TableName": self.table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :b)",
+            "ExpressionAttributeValues": {":pk": {"S": f"ACCOUNT#{account}"}, ":b": {"S": "BALANCE#"}},
+        }
+        for item in _paginate(self.client.query, kwargs):
+            out[item["asset"]["S"]] = (int(item.get("free", {"N": "0"})["N"]), int(item.get("locked", {"N": "0"})["N"]))
+        return out
+
+    def all_balances(self) -> dict[tuple[str, str], int]:
+        """(account, asset) -> free + locked, over every account: the audit's scan."""
+        out: dict[tuple[str, str], int] = {}
+        kwargs = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(SK, :b)",
+            "ExpressionAttributeValues": {":b": {"S": "BALANCE#"}},
+        }
+        for item in _paginate(self.client.scan, kwargs):
+            key = (item["account"]["S"], item["asset"]["S"])
+            out[key] = int(item.get("free", {"N": "0"})["N"]) + int(item.get("locked", {"N": "0"})["N"])
+        return out
+
+    def has_entry(self, entry_id: str) -> bool:
+        return "Item" in self.client.get_item(TableName=self.table, Key=entry_key(entry_id))
+
+
+class DynamoLedgerTotals:
+    """Running per-asset totals of user and fee postings, kept from the entry stream."""
+
+    def __init__(self, client, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def add(self, entry: LedgerEntry) -> bool:
+        """Count the entry once. False if it was counted before (a redelivered stream record)."""
+        held: dict[str, int] = {}
+        for p in entry.postings:
+            if p.account != "EXTERNAL":
+                held[p.asset] = held.get(p.asset, 0) + p.amount
+        items = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {"PK": {"S": "TOTALS"}, "SK": {"S": f"APPLIED#{entry.entry_id}"}},
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        ]
+        for asset, amount in sorted(held.items()):
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"PK": {"S": "TOTALS"}, "SK": {"S": f"ASSET#{asset}"}},
+                        "UpdateExpression": "ADD #held :h SET #asset = :s",
+                        "ExpressionAttributeNames": {"#held": "held", "#asset": "asset"},
+                        "ExpressionAttributeValues": {":h": {"N": str(amount)}, ":s": {"S": asset}},
+                    }
+                }
+            )
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as e:
+            reasons = [r.get("Code") for r in e.response.get("CancellationReasons", [])]
+            if e.response["Error"]["Code"] == "TransactionCanceledException" and reasons[:1] == [
+                "ConditionalCheckFailed"
+            ]:
+                return False
+            raise
+        return True
+
+    def totals(self) -> dict[str, int]:
+        kwargs = {
+            "TableName": self.table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :a)",
+            "ExpressionAttributeValues": {":pk": {"S": "TOTALS"}, ":a": {"S": "ASSET#"}},
+        }
+        return {item["asset"]["S"]: int(item["held"]["N"]) for item in _paginate(self.client.query, kwargs)}
+
+    def mark_fault(self, entry_id: str) -> bool:
+        """Record a one-time injected fault; True the first time (the caller then fails once)."""
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={"PK": {"S": f"FAULT#{entry_id}"}, "SK": {"S": "FAULT"}},
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except ClientError as e:
+            if e.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def record_audit(self, report: dict) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                "PK": {"S": "AUDIT"},
+                "SK": {"S": "LATEST"},
+                "report": {"S": json.dumps(report)},
+                "ts": {"N": str(report["ts"])},
+            },
+        )
+
+    def latest_audit(self) -> dict | None:
+        item = self.client.get_item(TableName=self.table, Key={"PK": {"S": "AUDIT"}, "SK": {"S": "LATEST"}}).get("Item")
+        return None if item is None else json.loads(item["report"]["S"])
+
+
+def _paginate(call, kwargs: dict) -> Iterator[dict]:
+    while True:
+        page = call(**kwargs)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
