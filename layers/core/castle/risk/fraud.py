@@ -3,8 +3,9 @@
 The rule, on one screen:
 
     signal                 when                                                   points
-    VELOCITY_COUNT         more than `max_count_24h` withdrawals (any asset) in       40
-                           the 24 h up to `now`, this one included
+    VELOCITY_COUNT         more than `max_count_24h` withdrawals (any asset,          40
+                           rejected ones aside) in the 24 h up to `now`, this one
+                           included: the window is (now - 24 h, now]
     VELOCITY_AMOUNT        this asset's total over the same 24 h, this one            60
                            included, above the asset's `max_daily`
     NEW_ADDRESS            the address was never used by an approved withdrawal       30
