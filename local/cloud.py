@@ -61,9 +61,6 @@ class LocalCloud:
         t0 = time.monotonic()
         if self.edge_port is not None and not port_is_free(self.edge_port):
             raise LaunchError(f"port {self.edge_port} is already in use: stop what holds it, or set CASTLE_PORT")
-        python = ministack.ensure_venv(self.root / ".venv-ministack")
-        timings["venv"] = time.monotonic() - t0
-
         redis_url = os.environ.get("REDIS_URL")
         if redis_url:
             self.announce("redis", f"{redis_url}  (REDIS_URL, not started here)")
@@ -72,6 +69,9 @@ class LocalCloud:
             redis_url = redis.url
             self.announce("redis", f"{redis_url}  (log {self._rel(redis.log)})")
         timings["redis"] = time.monotonic() - t0
+
+        python = ministack.ensure_venv(self.root / ".venv-ministack")
+        timings["venv"] = time.monotonic() - t0
 
         ms = ministack.start_ministack(
             self.supervisor, python, self.root, self.state / "tmp", log=self.state / "ministack.log"
@@ -113,11 +113,7 @@ class LocalCloud:
     def _start_edge(self) -> None:
         if self.edge_port is None:
             return
-        try:
-            from local.edge_runner import EdgeRunner
-        except ImportError:  # the edge lands separately
-            self.announce("edge", "not available yet")
-            return
+        from local.edge_runner import EdgeRunner
 
         self._edge = EdgeRunner(self, self.edge_port)
         self.info.edge_url = self._edge.start()
@@ -138,6 +134,8 @@ class LocalCloud:
             components["redis"] = {"status": "ok" if _redis_ok(self.info.redis_url) else "down",
                                    "url": self.info.redis_url}
             components["stack"] = {"status": "ok", "name": self.info.stack.name}
+            components["rest-api"] = {"status": "ok" if _http_ok(f"{self.info.stack.rest_url}/api/v3/ping") else "down",
+                                      "url": self.info.stack.rest_url}
         return components
 
     def first_exit(self):
@@ -155,6 +153,16 @@ class LocalCloud:
             return str(path.relative_to(self.root))
         except (ValueError, AttributeError):
             return str(path)
+
+
+def _http_ok(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def _redis_ok(url: str) -> bool:

@@ -15,6 +15,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError
+
 from local.processes import LaunchError
 
 ARTIFACT_BUCKET = "castle-local-artifacts"
@@ -72,13 +74,26 @@ def deploy(root: Path, endpoint: str, overrides: dict[str, str], log: Path) -> S
         s3.create_bucket(Bucket=ARTIFACT_BUCKET)
     except s3.exceptions.BucketAlreadyOwnedByYou:
         pass
+    except BotoCoreError as e:
+        raise LaunchError(f"cannot reach the AWS emulator at {endpoint}: {e}") from None
     # SAM re-parses each override with shell-like quoting: quote values, which may hold spaces.
     pairs = [item.split("=", 1) for item in samconfig_overrides(root)] + list(overrides.items())
     params = [f'{k}="{v}"' for k, v in pairs]
+    # A private build folder per state folder: `make up`, the e2e fixture and `make test`'s
+    # own `sam build` never overwrite each other's .aws-sam.
+    build_dir, cache_dir = log.parent / "build", log.parent / "build-cache"
     with open(log, "w") as out:
         for argv, what in (
-            (["sam", "build", "--config-env", CONFIG_ENV], "sam build"),
-            (["sam", "deploy", "--config-env", CONFIG_ENV, "--parameter-overrides", *params], "sam deploy"),
+            (
+                ["sam", "build", "--config-env", CONFIG_ENV, "--config-file", str(root / "samconfig.toml"), "--build-dir", str(build_dir), "--cache-dir",
+                 str(cache_dir)],
+                "sam build",
+            ),
+            (
+                ["sam", "deploy", "--config-env", CONFIG_ENV, "--config-file", str(root / "samconfig.toml"), "--template-file", str(build_dir / "template.yaml"),
+                 "--parameter-overrides", *params],
+                "sam deploy",
+            ),
         ):
             out.write(f"$ {' '.join(argv)}\n")
             out.flush()

@@ -1,4 +1,4 @@
-"""`make up`'s launcher: starts redis and the engine, and Ctrl-C leaves no process behind."""
+"""`make up`'s launcher: the whole local cloud, one line per component, and Ctrl-C leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from local.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,6 +31,7 @@ def alive(pid: int) -> bool:
 
 def test_up_prints_each_component_and_ctrl_c_stops_them_all():
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["CASTLE_PORT"] = str(free_port())
     proc = subprocess.Popen([sys.executable, "-m", "local.up"], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lines = []
@@ -46,5 +49,8 @@ def test_up_prints_each_component_and_ctrl_c_stops_them_all():
     assert proc.returncode == 0, out
     assert any(line.startswith("redis     redis://127.0.0.1:") for line in lines), out
     assert any(line.startswith("matching  pid ") for line in lines), out
+    assert any(line.startswith("ministack http://127.0.0.1:") for line in lines), out
+    assert any(line.startswith(f"edge      http://127.0.0.1:{env['CASTLE_PORT']}") for line in lines), out
+    assert any(line.startswith("castle is up in ") for line in lines), out
     assert len(children) == 3, out  # redis, ministack, matching
     assert not [pid for pid in children if alive(pid)]
