@@ -1,5 +1,6 @@
 # Castle. Every target creates (or reuses) .venv itself.
 #   make up     the local cloud in the foreground (Ctrl-C stops it)
+#   make deploy-local  redeploy template.yaml into the running local cloud
 #   make test   ruff, pytest, sam validate --lint, sam build
 #   make bench  the benchmarks
 #   make image  build (and push to ECR) the matching engine image
@@ -8,7 +9,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help venv redis up test pytest sam lint bench image clean distclean
+.PHONY: help venv redis up deploy-local test pytest sam lint bench image clean distclean
 
 ROOT := $(CURDIR)
 VENV := $(ROOT)/.venv
@@ -28,7 +29,7 @@ FIND_PYTHON312 := for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.
 	done; true
 
 help:
-	@sed -n '2,8p' Makefile | sed 's/^# *//'
+	@sed -n '2,9p' Makefile | sed 's/^# *//'
 
 $(BIN)/python:
 	@py=$$($(FIND_PYTHON312)); \
@@ -50,6 +51,9 @@ redis:
 up: venv
 	@[ -n "$$REDIS_URL" ] || $(MAKE) --no-print-directory redis
 	@$(BIN)/python -m local.up
+
+deploy-local: venv
+	@$(BIN)/python -m local.deploy
 
 test: lint pytest sam
 
@@ -98,4 +102,4 @@ clean:
 	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-ministack

@@ -87,12 +87,22 @@ class LocalCloud:
         timings["deploy"] = time.monotonic() - t0
 
         self.info = CloudInfo(ms.url, redis_url, stack, timings=timings)
+        self._warm_up(stack)
+        timings["warm"] = time.monotonic() - t0
         self._start_engine()
         timings["engine"] = time.monotonic() - t0
         self._start_edge()
         timings["edge"] = time.monotonic() - t0
         self._write_env()
         return self.info
+
+    def _warm_up(self, stack: Stack, timeout_s: float = 30.0) -> None:
+        """Up means healthy: wait until the REST API's first (cold) Lambda answers."""
+        deadline = time.monotonic() + timeout_s
+        while not _http_ok(f"{stack.rest_url}/api/v3/ping", timeout_s=10):
+            if time.monotonic() > deadline:
+                raise LaunchError(f"the REST API did not answer /api/v3/ping within {timeout_s:.0f}s")
+            time.sleep(0.2)
 
     def _start_engine(self) -> None:
         env = {
@@ -155,11 +165,11 @@ class LocalCloud:
             return str(path)
 
 
-def _http_ok(url: str) -> bool:
+def _http_ok(url: str, timeout_s: float = 3) -> bool:
     import urllib.request
 
     try:
-        with urllib.request.urlopen(url, timeout=3) as response:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
             return response.status == 200
     except OSError:
         return False

@@ -1,0 +1,42 @@
+"""`make deploy-local`: redeploy template.yaml into the running local cloud after a code change.
+
+Reads the running cloud's endpoint and Redis from .castle/local.env (written by
+`make up`), then runs the same `sam build && sam deploy` as the launcher. The
+next request is served by the new code. (The matching engine is a process, not
+a stack resource: `make up` again restarts it.)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from local.processes import LaunchError
+from local.stack import deploy
+
+ROOT = Path(__file__).resolve().parents[1]
+STATE = ROOT / ".castle"
+
+
+def read_env(path: Path) -> dict[str, str]:
+    if not path.exists():
+        raise LaunchError(f"{path.relative_to(ROOT)} not found: start the local cloud first with `make up`")
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k: v for k, v in pairs}
+
+
+def main() -> int:
+    started = time.monotonic()
+    try:
+        env = read_env(STATE / "local.env")
+        stack = deploy(ROOT, env["AWS_ENDPOINT_URL"], {"RedisUrl": env["REDIS_URL"]}, log=STATE / "deploy.log")
+    except LaunchError as e:
+        print(f"make deploy-local: {e}", file=sys.stderr)
+        return 1
+    print(f"redeployed {stack.name} in {time.monotonic() - started:.1f}s ({stack.rest_url})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
