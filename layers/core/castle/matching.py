@@ -310,14 +310,9 @@ class MatchingEngine:
                         level.count -= 1
                         # The maker is done: drop it from the indexes (inlined `_forget`).
                         del by_id[maker.id]
-                        maker_account = maker.account
-                        left = open_count[maker_account] - 1
-                        if left:
-                            open_count[maker_account] = left
-                        else:
-                            del open_count[maker_account]
+                        open_count[maker.account] -= 1
                         if maker.client_id is not None:
-                            self.client_ids.pop((maker_account, maker.client_id), None)
+                            self.client_ids.pop((maker.account, maker.client_id), None)
                 maker.visible = visible
             if filled:
                 level.qty -= filled
@@ -396,11 +391,7 @@ class MatchingEngine:
         """Drop a finished order from the indexes (its level was already updated)."""
         del self.orders[order.id]
         account = order.account
-        left = self.open_count[account] - 1
-        if left:
-            self.open_count[account] = left
-        else:
-            del self.open_count[account]
+        self.open_count[account] -= 1  # zero counts stay: one entry per account that ever traded
         if order.client_id is not None:
             self.client_ids.pop((account, order.client_id), None)
 
@@ -469,7 +460,7 @@ class MatchingEngine:
         if order is not None and order.account == cmd.account:
             left = order.remaining
             self._unlink(order)
-            events.append(OrderCanceled(seq, cmd.order_id, cmd.account, left, cmd.ts))
+            events.append(new_event(OrderCanceled, (seq, cmd.order_id, cmd.account, left, cmd.ts)))
             return True
         stop = self.stops.get(cmd.order_id)
         if stop is not None and stop.account == cmd.account:
