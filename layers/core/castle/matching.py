@@ -210,11 +210,14 @@ class MatchingEngine:
         if tif is FOK and not market and not self._can_fill(side, limit, qty, account, cmd.stp):
             events.append(OrderExpired(seq, oid, account, qty, EXPIRED))  # Binance: FOK leaves no trace
             return
-        budget = cmd.quote_qty if market and qty is None else None
+        # A MARKET order may carry a quote budget: alone (quoteOrderQty), or beside its quantity as
+        # the most it may spend, which is what the gateway held; it then never spends more.
+        budget = cmd.quote_qty if market else None
+        by_quote_only = market and qty is None
         remaining, stp_expired, out_of_liquidity = self._match(
-            oid, account, side, limit, qty if budget is None else NO_LIMIT, budget, cmd.stp, ts, seq, events
+            oid, account, side, limit, NO_LIMIT if by_quote_only else qty, budget, cmd.stp, ts, seq, events
         )
-        if budget is not None:
+        if by_quote_only:
             if out_of_liquidity:
                 events.append(OrderExpired(seq, oid, account, 0, EXPIRED_IN_MATCH if stp_expired else EXPIRED))
             return
@@ -239,6 +242,7 @@ class MatchingEngine:
         heap, levels, sign, dirty = opp.heap, opp.levels, opp.sign, opp.dirty
         append = events.append
         remaining = qty
+        by_qty = qty < NO_LIMIT  # False for a quote-only order: it reports no remaining quantity
         stp_on = stp is not STP_NONE
         stp_expired = False
         trade_id = self.trade_id
@@ -270,7 +274,7 @@ class MatchingEngine:
                     continue
                 if stp_on and maker.account == account:
                     # A quote-budget order has no quantity left to prevent, only money.
-                    left = remaining if budget is None else 0
+                    left = remaining if by_qty else 0
                     stp_expired = self._prevent(maker, level, oid, left, price, stp, seq, events)
                     if stp_expired:
                         break
@@ -296,7 +300,7 @@ class MatchingEngine:
                         TradeExecuted,
                         (
                             seq, trade_id, price, fill, maker.id, maker.account, maker_left,
-                            oid, account, remaining if budget is None else 0, side, ts,
+                            oid, account, remaining if by_qty else 0, side, ts,
                         ),
                     )
                 )
