@@ -166,3 +166,16 @@ def cancel_replace_partially_failed() -> CastleError:
 
 def optional_params_bad_combo() -> CastleError:
     return CastleError(-1128, "Combination of optional parameters invalid.")
+
+
+# market data (GET /api/v3/klines, aggTrades, ticker)
+def invalid_interval() -> CastleError:
+    return CastleError(-1120, "Invalid interval.")
+
+
+def lookup_interval_too_big(hours: int = 1) -> CastleError:
+    return CastleError(-1127, f"More than {hours} hours between startTime and endTime.")
+
+
+def invalid_ticker_type() -> CastleError:
+    return CastleError(-1139, "Invalid ticker type.")
