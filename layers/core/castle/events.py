@@ -97,6 +97,18 @@ class PreventedMatch(NamedTuple):
     maker_prevented_qty: int
 
 
+class QuoteOrderFilled(NamedTuple):
+    """An order by quote amount (quoteOrderQty) spent all it could: it is FILLED.
+
+    Its fills report no remaining quantity (it has none), so this marks the end.
+    When the book ran dry first, or nothing filled, it gets `OrderExpired` instead.
+    """
+
+    seq: int
+    order_id: int
+    account: int
+
+
 class StopTriggered(NamedTuple):
     """A stop order's condition was met by the last trade price; it now works as MARKET/LIMIT."""
 
@@ -115,6 +127,7 @@ Event = (
     | OrderCanceled
     | OrderAmended
     | PreventedMatch
+    | QuoteOrderFilled
     | StopTriggered
 )
 
@@ -128,6 +141,7 @@ EVENT_TYPES = {
         OrderCanceled,
         OrderAmended,
         PreventedMatch,
+        QuoteOrderFilled,
         StopTriggered,
     )
 }

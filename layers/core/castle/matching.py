@@ -27,6 +27,7 @@ from castle.events import (
     OrderExpired,
     OrderRejected,
     PreventedMatch,
+    QuoteOrderFilled,
     StopTriggered,
     TradeExecuted,
 )
@@ -218,7 +219,10 @@ class MatchingEngine:
             oid, account, side, limit, NO_LIMIT if by_quote_only else qty, budget, cmd.stp, ts, seq, events
         )
         if by_quote_only:
-            if out_of_liquidity:
+            traded = any(type(e) is TradeExecuted and e.taker_order_id == oid for e in events)
+            if traded and not out_of_liquidity and not stp_expired:
+                events.append(QuoteOrderFilled(seq, oid, account))
+            else:
                 events.append(OrderExpired(seq, oid, account, 0, EXPIRED_IN_MATCH if stp_expired else EXPIRED))
             return
         if not remaining:

@@ -41,8 +41,29 @@ class DynamoLedger:
         self.client = client
         self.table = table
 
-    def apply(self, entry: LedgerEntry) -> bool:
-        """Apply the entry once. False if it was applied before; raises -2010 if a balance would go negative."""
+    def apply(self, entry: LedgerEntry | None, extra_items: list[dict] = ()) -> bool:
+        """Apply the entry once, with `extra_items` (e.g. the order record) in the same transaction.
+
+        False if it was applied before (the entry's item, the first of the
+        transaction, already exists); raises -2010 if a balance would go
+        negative; anything else propagates.
+        """
+        items = (self.entry_items(entry) if entry is not None else []) + list(extra_items)
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in e.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False
+            if entry is not None and "ConditionalCheckFailed" in reasons[: len(self.entry_items(entry))]:
+                raise errors.insufficient_balance() from None
+            raise
+        return True
+
+    def entry_items(self, entry: LedgerEntry) -> list[dict]:
+        """The transaction items of one entry: its idempotency record, then one update per balance."""
         items = [
             {
                 "Put": {
@@ -59,18 +80,7 @@ class DynamoLedger:
         ]
         for (account, asset), change in sorted(entry.changes().items()):
             items.append({"Update": self._balance_update(account, asset, change)})
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as e:
-            if e.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = [r.get("Code") for r in e.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                return False
-            if "ConditionalCheckFailed" in reasons:
-                raise errors.insufficient_balance() from None
-            raise
-        return True
+        return items
 
     def _balance_update(self, account: str, asset: str, change: dict[Bucket, int]) -> dict:
         free, locked = change[Bucket.FREE], change[Bucket.LOCKED]

@@ -1,0 +1,233 @@
+"""Orders and trades in DynamoDB, written with the ledger in one transaction.
+
+Orders table: `ACCOUNT#<id>` / `ORDER#<symbol>#<orderId, 12 digits>`; an open
+order also carries `OpenPK`/`OpenSK`, so the sparse `OpenOrdersByAccount`
+index lists only open orders. A client order id maps to its order with
+`ACCOUNT#<id>` / `CLIENT#<symbol>#<clientOrderId>`.
+
+Trades table: `SYMBOL#<symbol>` / `TRADE#<tradeId, 12 digits>#<BUY|SELL>`, one
+item per side, each with `AccountPK = ACCOUNT#<id>#<symbol>` for myTrades.
+
+Every settlement write is conditional on what it has already seen (the order's
+`lastTradeId`, its status, the ledger entry id), so redelivered events change
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from botocore.exceptions import ClientError
+
+from castle.adapters.dynamo_ledger import DynamoLedger
+from castle.ledger import LedgerEntry
+from castle.order_records import OrderRecord
+from castle.orders import FINAL_STATUSES, OrderStatus, OrderType, Side, StpMode, TimeInForce
+
+N = "N"
+S = "S"
+INT_FIELDS = (
+    "order_id", "account", "price", "qty", "quote_qty", "stop_price", "iceberg_qty", "time", "executed",
+    "cum_quote", "update_time", "working_time", "hold_amount", "hold_used", "last_trade_id", "prevented_qty",
+)
+STR_FIELDS = ("symbol", "client_order_id", "hold_asset")
+ENUM_FIELDS = {"side": Side, "type": OrderType, "tif": TimeInForce, "stp": StpMode, "status": OrderStatus}
+
+
+def order_key(account: int, symbol: str, order_id: int) -> dict:
+    return {"PK": {S: f"ACCOUNT#{account}"}, "SK": {S: f"ORDER#{symbol}#{order_id:012d}"}}
+
+
+def client_key(account: int, symbol: str, client_order_id: str) -> dict:
+    return {"PK": {S: f"ACCOUNT#{account}"}, "SK": {S: f"CLIENT#{symbol}#{client_order_id}"}}
+
+
+def to_item(record: OrderRecord) -> dict:
+    item = order_key(record.account, record.symbol, record.order_id)
+    for name in INT_FIELDS:
+        item[name] = {N: str(getattr(record, name))}
+    for name in STR_FIELDS:
+        item[name] = {S: getattr(record, name)}
+    for name in ENUM_FIELDS:
+        item[name] = {S: str(getattr(record, name))}
+    if record.is_open:
+        item["OpenPK"] = {S: f"ACCOUNT#{record.account}"}
+        item["OpenSK"] = {S: f"{record.symbol}#{record.order_id:012d}"}
+    return item
+
+
+def from_item(item: dict) -> OrderRecord:
+    kwargs = {name: int(item[name][N]) for name in INT_FIELDS}
+    kwargs.update({name: item[name][S] for name in STR_FIELDS})
+    kwargs.update({name: enum(item[name][S]) for name, enum in ENUM_FIELDS.items()})
+    return OrderRecord(**kwargs)
+
+
+class DynamoOrders:
+    def __init__(self, client, orders_table: str, trades_table: str, ledger: DynamoLedger) -> None:
+        self.client = client
+        self.orders_table = orders_table
+        self.trades_table = trades_table
+        self.ledger = ledger
+
+    # ------------------------------------------------------------ the gateway
+    def create_pending(self, record: OrderRecord, hold: LedgerEntry | None) -> None:
+        """The outbox step: the order as PENDING_NEW and its hold, in one transaction (-2010 if unaffordable)."""
+        items = [{"Put": {"TableName": self.orders_table, "Item": to_item(record),
+                          "ConditionExpression": "attribute_not_exists(PK)"}}]
+        items.append(
+            {"Put": {"TableName": self.orders_table,
+                     "Item": {**client_key(record.account, record.symbol, record.client_order_id),
+                              "order_id": {N: str(record.order_id)}}}}
+        )
+        if hold is None:
+            self.client.transact_write_items(TransactItems=items)
+        elif not self.ledger.apply(hold, items):
+            raise RuntimeError(f"hold {hold.entry_id} already exists: order ids must be unique")
+
+    # ----------------------------------------------------------------- reads
+    def get(self, account: int, symbol: str, order_id: int) -> OrderRecord | None:
+        item = self.client.get_item(
+            TableName=self.orders_table, Key=order_key(account, symbol, order_id), ConsistentRead=True
+        ).get("Item")
+        return None if item is None else from_item(item)
+
+    def find_by_client_id(self, account: int, symbol: str, client_order_id: str) -> OrderRecord | None:
+        item = self.client.get_item(
+            TableName=self.orders_table, Key=client_key(account, symbol, client_order_id), ConsistentRead=True
+        ).get("Item")
+        return None if item is None else self.get(account, symbol, int(item["order_id"][N]))
+
+    def open_orders(self, account: int, symbol: str | None = None) -> list[OrderRecord]:
+        condition = "OpenPK = :pk"
+        values = {":pk": {S: f"ACCOUNT#{account}"}}
+        if symbol is not None:
+            condition += " AND begins_with(OpenSK, :s)"
+            values[":s"] = {S: f"{symbol}#"}
+        kwargs = {"TableName": self.orders_table, "IndexName": "OpenOrdersByAccount",
+                  "KeyConditionExpression": condition, "ExpressionAttributeValues": values}
+        return [from_item(i) for i in _paginate(self.client.query, kwargs) if i.get("status", {}).get(S)]
+
+    def all_orders(self, account: int, symbol: str, from_id: int = 0, limit: int = 500) -> list[OrderRecord]:
+        kwargs = {
+            "TableName": self.orders_table,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {
+                ":pk": {S: f"ACCOUNT#{account}"},
+                ":lo": {S: f"ORDER#{symbol}#{from_id:012d}"},
+                ":hi": {S: f"ORDER#{symbol}#~"},
+            },
+            "Limit": limit,
+        }
+        return [from_item(item) for item in self.client.query(**kwargs).get("Items", [])]
+
+    def my_trades(self, account: int, symbol: str, from_id: int = 0, limit: int = 500) -> list[dict]:
+        kwargs = {
+            "TableName": self.trades_table,
+            "IndexName": "TradesByAccount",
+            "KeyConditionExpression": "AccountPK = :a AND SK >= :from",
+            "ExpressionAttributeValues": {":a": {S: f"ACCOUNT#{account}#{symbol}"}, ":from": {S: f"TRADE#{from_id:012d}"}},
+            "Limit": limit,
+        }
+        return [_plain(item) for item in self.client.query(**kwargs).get("Items", [])]
+
+    # ------------------------------------------------------------ settlement
+    def settle(self, entry: LedgerEntry | None, items: list[dict]) -> bool:
+        """Apply a settlement step (ledger entry + record updates) once; False if already applied."""
+        try:
+            return self.ledger.apply(entry, items)
+        except ClientError as e:
+            reasons = [r.get("Code") for r in e.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" in reasons and "ValidationError" not in reasons:
+                return False  # a record already moved past this event
+            raise
+
+    def fill_update(self, record: OrderRecord, trade_id: int, qty: int, quote: int, used: int, ts: int,
+                    status: OrderStatus) -> dict:
+        """The order's update for one fill, applied only if it has not seen this trade yet."""
+        update = {
+            "TableName": self.orders_table,
+            "Key": order_key(record.account, record.symbol, record.order_id),
+            "UpdateExpression": "ADD executed :q, cum_quote :c, hold_used :u "
+            "SET #status = :st, update_time = :ts, last_trade_id = :t",
+            "ConditionExpression": "last_trade_id < :t",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":q": {N: str(qty)}, ":c": {N: str(quote)}, ":u": {N: str(used)}, ":st": {S: str(status)},
+                ":ts": {N: str(ts)}, ":t": {N: str(trade_id)},
+            },
+        }
+        if status in FINAL_STATUSES:
+            update["UpdateExpression"] += " REMOVE OpenPK, OpenSK"
+        return {"Update": update}
+
+    def status_update(self, record: OrderRecord, status: OrderStatus, ts: int, *, from_statuses=None,
+                      working_time: int | None = None, qty: int | None = None, hold_amount: int | None = None,
+                      prevented: int = 0) -> dict:
+        """A status change, conditional on the order still being open (or in `from_statuses`)."""
+        sets = ["#status = :st", "update_time = :ts"]
+        values = {":st": {S: str(status)}, ":ts": {N: str(ts)}}
+        if working_time is not None:
+            sets.append("working_time = :w")
+            values[":w"] = {N: str(working_time)}
+        if qty is not None:
+            sets.append("qty = :qty")
+            values[":qty"] = {N: str(qty)}
+        if hold_amount is not None:
+            sets.append("hold_amount = :h")
+            values[":h"] = {N: str(hold_amount)}
+        expression = "SET " + ", ".join(sets)
+        if prevented:
+            expression += " ADD prevented_qty :p"
+            values[":p"] = {N: str(prevented)}
+        if status in FINAL_STATUSES:
+            expression += " REMOVE OpenPK, OpenSK"
+        allowed = from_statuses or [s for s in OrderStatus if s not in FINAL_STATUSES]
+        names = {"#status": "status"}
+        placeholders = []
+        for i, s in enumerate(allowed):
+            values[f":from{i}"] = {S: str(s)}
+            placeholders.append(f":from{i}")
+        return {"Update": {
+            "TableName": self.orders_table,
+            "Key": order_key(record.account, record.symbol, record.order_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": f"#status IN ({', '.join(placeholders)})",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }}
+
+    def trade_items(self, symbol: str, trade_id: int, sides: list[dict]) -> list[dict]:
+        """One item per side of a trade (myTrades), created once."""
+        items = []
+        for side in sides:
+            item = {
+                "PK": {S: f"SYMBOL#{symbol}"},
+                "SK": {S: f"TRADE#{trade_id:012d}#{side['side']}"},
+                "AccountPK": {S: f"ACCOUNT#{side['account']}#{symbol}"},
+            }
+            for name, value in side.items():
+                item[name] = {N: str(value)} if isinstance(value, int) and not isinstance(value, bool) else {
+                    S: str(value)}
+            items.append({"Put": {"TableName": self.trades_table, "Item": item,
+                                  "ConditionExpression": "attribute_not_exists(PK)"}})
+        return items
+
+
+def _plain(item: dict) -> dict:
+    out = {}
+    for name, value in item.items():
+        if N in value:
+            out[name] = int(value[N])
+        elif S in value:
+            out[name] = value[S]
+    return out
+
+
+def _paginate(call, kwargs: dict) -> Iterator[dict]:
+    while True:
+        page = call(**kwargs)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
