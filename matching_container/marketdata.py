@@ -1,0 +1,146 @@
+"""The market-data projector: `python -m matching_container.marketdata`.
+
+Consumes each symbol's `castle:{SYMBOL}:events` with its own consumer group
+(`marketdata`), applies castle.marketdata's projection, and stores trades,
+aggTrades, klines and its own state with the XACK in one MULTI. So a crash at
+any point (kill -9 included) is harmless: on start it reclaims the group's
+pending entries, re-reads them, and the projection's cursor skips whatever a
+redelivery repeats. Runs next to the engine (same task, second container).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterable
+
+import redis
+
+from castle.adapters.redis_marketdata import RedisMarketDataStore
+from castle.adapters.redis_streams import connect, events_key
+from castle.marketdata.projection import MarketDataProjection
+from matching_container.engine import JsonFormatter
+from matching_container.settings import EngineSettings, SettingsError
+
+log = logging.getLogger("castle.marketdata")
+
+
+class Projector:
+    def __init__(
+        self,
+        client: redis.Redis,
+        symbols: Iterable[str],
+        group: str = "marketdata",
+        consumer: str = "projector",
+        block_ms: int = 1000,
+        count: int = 1000,
+    ) -> None:
+        self.client = client
+        self.store = RedisMarketDataStore(client, group)
+        self.group = group
+        self.consumer = consumer
+        self.block_ms = block_ms
+        self.count = count
+        self.symbol_of = {events_key(s): s for s in symbols}
+        self.projections: dict[str, MarketDataProjection] = {}
+
+    def recover(self) -> None:
+        """Load each symbol's state, take over the group's pending entries, and apply them."""
+        for key, symbol in self.symbol_of.items():
+            self.store.ensure_group(symbol)
+            self.projections[symbol] = MarketDataProjection(self.store.load_state(symbol))
+            self._claim(key)
+        while self._read("0", block=None):  # our pending entries, oldest first
+            pass
+        log.info("recovered: %s", ", ".join(f"{s}@{p.state.cursor}" for s, p in self.projections.items()))
+
+    def _claim(self, key: str) -> None:
+        start = "0-0"
+        while True:
+            start, claimed, *_ = self.client.xautoclaim(key, self.group, self.consumer, 0, start, count=self.count)
+            if start in ("0-0", b"0-0") or not claimed:
+                return
+
+    def step(self) -> int:
+        """Apply one read of new entries; returns how many entries it handled."""
+        return self._read(">", block=self.block_ms)
+
+    def catch_up(self) -> None:
+        """Apply everything the stream holds now, without waiting."""
+        while self._read(">", block=None):
+            pass
+
+    def _read(self, position: str, block: int | None) -> int:
+        reply = self.client.xreadgroup(
+            self.group, self.consumer, {k: position for k in self.symbol_of}, count=self.count, block=block
+        )
+        handled = 0
+        for key, entries in reply or ():
+            if not entries:
+                continue
+            symbol = self.symbol_of[key]
+            self.apply(symbol, entries)
+            handled += len(entries)
+        return handled
+
+    def apply(self, symbol: str, entries: list[tuple[str, dict]]) -> None:
+        projection = self.projections[symbol]
+        for entry_id, fields in entries:
+            if fields is None:  # trimmed from the stream while pending: nothing to apply
+                continue
+            try:
+                event = json.loads(fields["event"])
+            except (KeyError, ValueError):
+                log.error("malformed event %s on %s", entry_id, symbol)
+                continue
+            projection.apply(entry_id, event)
+        try:
+            self.store.commit(symbol, projection.take_changes(), projection.state, [e[0] for e in entries])
+        except redis.RedisError:
+            # Nothing was stored: forget what was applied in memory; the entries stay pending.
+            self.projections[symbol] = MarketDataProjection(self.store.load_state(symbol))
+            raise
+
+    def run(self, stop: threading.Event) -> None:
+        self.recover()
+        log.info("ready: %s (group %s, consumer %s)", ", ".join(self.projections), self.group, self.consumer)
+        while not stop.is_set():
+            try:
+                self.step()
+            except redis.RedisError:
+                log.exception("redis error; retrying from the pending entries")
+                stop.wait(1.0)
+                if not stop.is_set():
+                    self.recover()
+        log.info("stopped")
+
+
+def bootstrap(settings: EngineSettings, client=None) -> Projector:
+    client = client or connect(settings.redis_url)
+    consumer = os.environ.get("CASTLE_MD_CONSUMER", "projector")
+    return Projector(client, settings.symbols, consumer=consumer, block_ms=settings.block_ms,
+                     count=settings.batch_size)
+
+
+def main() -> int:
+    try:
+        settings = EngineSettings.from_env()
+    except SettingsError as e:
+        print(f"market-data projector: {e}", file=sys.stderr)
+        return 2
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    bootstrap(settings).run(stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
