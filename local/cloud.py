@@ -105,20 +105,31 @@ class LocalCloud:
             time.sleep(0.2)
 
     def _start_engine(self) -> None:
+        """The matching task's processes (the Fargate service's containers), with the stack's names."""
+        outputs = self.info.stack.outputs
         env = {
             **os.environ,
             **self.info.env(),
+            # The same variables the task definition gives its containers.
+            "ORDERS_TABLE": outputs.get("OrdersTableName", ""),
+            "BALANCES_TABLE": outputs.get("BalancesTableName", ""),
+            "TRADES_TABLE": outputs.get("TradesTableName", ""),
+            "ACCOUNTS_TABLE": outputs.get("AccountsTableName", ""),
             "PYTHONPATH": os.pathsep.join([str(self.root / "layers" / "core"), str(self.root)]),
         }
-        log = self.state / "matching.log"
-        engine = self.supervisor.start(
-            "matching", [sys.executable, "-m", "matching_container.engine"], self.info.redis_url,
-            cwd=self.root, env=env, log=log,
+        self._start_process("matching", "matching_container.engine", env, "commands on castle:{SYMBOL}:cmd")
+        self._start_process("settlement", "matching_container.settlement", env,
+                            "events -> orders, trades, ledger (DynamoDB)")
+
+    def _start_process(self, name: str, module: str, env: dict, what: str) -> None:
+        log = self.state / f"{name}.log"
+        component = self.supervisor.start(
+            name, [sys.executable, "-m", module], self.info.redis_url, cwd=self.root, env=env, log=log
         )
         time.sleep(0.3)
-        if engine.proc.poll() is not None:
-            raise LaunchError(f"the matching engine exited at start (see {self._rel(log)})")
-        self.announce("matching", f"pid {engine.proc.pid}, commands on castle:{{SYMBOL}}:cmd  (log {self._rel(log)})")
+        if component.proc.poll() is not None:
+            raise LaunchError(f"{name} exited at start (see {self._rel(log)})")
+        self.announce(name, f"pid {component.proc.pid}, {what}  (log {self._rel(log)})")
 
     def _start_edge(self) -> None:
         if self.edge_port is None:

@@ -20,7 +20,9 @@ class CastleError(Exception):
         self.http_status = http_status
 
     def to_dict(self) -> dict:
-        return {"code": self.code, "msg": self.msg}
+        data = getattr(self, "data", None)  # cancel-replace failures carry both halves' results
+        return {"code": self.code, "msg": self.msg} if data is None else {"code": self.code, "msg": self.msg,
+                                                                           "data": data}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, CastleError) and (self.code, self.msg) == (other.code, other.msg)
@@ -179,3 +181,46 @@ def lookup_interval_too_big(hours: int = 1) -> CastleError:
 
 def invalid_ticker_type() -> CastleError:
     return CastleError(-1139, "Invalid ticker type.")
+
+
+# Authentication and rate limits (castle.auth, castle.ratelimits). Binance's texts and statuses.
+def unauthorized() -> CastleError:
+    return CastleError(-1002, "You are not authorized to execute this request.", 401)
+
+
+def too_much_weight(limit: int) -> CastleError:
+    return CastleError(
+        -1003,
+        f"Too much request weight used; current limit is {limit} request weight per 1 MINUTE. "
+        "Please use WebSocket Streams for live updates to avoid bans.",
+        429,
+    )
+
+
+def ip_banned(until_ms: int) -> CastleError:
+    return CastleError(
+        -1003,
+        f"Way too much request weight used; IP banned until {until_ms}. "
+        "Please use WebSocket Streams for live updates to avoid bans.",
+        418,
+    )
+
+
+def too_many_orders(limit: int, interval: str) -> CastleError:
+    return CastleError(-1015, f"Too many new orders; current limit is {limit} orders per {interval}.", 429)
+
+
+def listen_key_not_found() -> CastleError:
+    return CastleError(-1125, "This listenKey does not exist.")
+
+
+def bad_recv_window() -> CastleError:
+    return CastleError(-1131, "recvWindow must be less than 60000")
+
+
+def api_key_format_invalid() -> CastleError:
+    return CastleError(-2014, "API-key format invalid.", 401)
+
+
+def rejected_api_key() -> CastleError:
+    return CastleError(-2015, "Invalid API-key, IP, or permissions for action.", 401)

@@ -15,22 +15,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from castle.accounts import Commission
 from castle.events import TradeExecuted
 from castle.ledger import FEES, Bucket, EntryKind, LedgerEntry, Posting, release
 from castle.orders import OrderType, PlaceOrder, Side
 from castle.symbols import Symbol
 
-RATE_ONE = 10**8  # commission rates are integers in 1e-8 (0.1% = 100_000)
-DEFAULT_RATE = 100_000
+RATE_ONE = 10**8  # commission rates are integers in 1e-8 (0.1% = 100_000), as castle.accounts keeps them
 # A MARKET buy by quantity (or a stop that becomes one) cannot know its price: it holds the
 # quote for its quantity at a reference price plus this margin, and the engine spends no more.
 MARKET_SLIPPAGE_BPS = 500  # 5 %
-
-
-@dataclass(frozen=True, slots=True)
-class Commission:
-    maker: int = DEFAULT_RATE
-    taker: int = DEFAULT_RATE
 
 
 @dataclass(frozen=True, slots=True)

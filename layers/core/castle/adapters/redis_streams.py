@@ -201,3 +201,25 @@ class RedisEventLog:
             (entry_id, json.loads(fields["event"]))
             for entry_id, fields in self.client.xrange(events_key(symbol), min=start, max="+", count=count)
         ]
+
+
+class RedisEngine:
+    """The gateway's view of the matching engine: order ids, the mirrored book, and request/reply.
+
+    Order ids come from one counter per symbol in the same Redis as the
+    journal: whatever keeps the journal keeps the ids.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.commands = RedisCommandStream(client)
+        self.mirror = RedisBookMirror(client)
+        self.client = client
+
+    def next_order_id(self, symbol: str) -> int:
+        return int(self.client.incr(f"castle:{{{symbol}}}:order_id"))
+
+    def depth(self, symbol: str, limit: int) -> DepthSnapshot:
+        return self.mirror.depth(symbol, limit)
+
+    def call(self, symbol: str, command: dict, timeout_s: float) -> dict | None:
+        return self.commands.call(symbol, command, timeout_s)
