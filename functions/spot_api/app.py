@@ -23,9 +23,12 @@ from castle import errors
 from castle.errors import CastleError
 from castle.symbols import default_symbols, exchange_info
 
+import market  # spot_api's own modules, top-level as Lambda loads them
+
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver(enable_validation=True)
+app.include_router(market.router)  # public market data: depth, trades, aggTrades, klines, avgPrice, tickers
 
 SYMBOLS = default_symbols()
 SYMBOLS_PATTERN = r'^\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\]$'
