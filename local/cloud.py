@@ -120,6 +120,8 @@ class LocalCloud:
         self._start_process("matching", "matching_container.engine", env, "commands on castle:{SYMBOL}:cmd")
         self._start_process("settlement", "matching_container.settlement", env,
                             "events -> orders, trades, ledger (DynamoDB)")
+        self._start_process("marketdata", "matching_container.marketdata", env,
+                            "events -> trades, aggTrades, klines for /api/v3 (castle:{SYMBOL}:md:*)")
 
     def _start_process(self, name: str, module: str, env: dict, what: str) -> None:
         log = self.state / f"{name}.log"
