@@ -9,6 +9,7 @@ same class.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sys
 import time
@@ -30,6 +31,7 @@ class CloudInfo:
     stack: Stack
     edge_url: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    admin_token: str = ""  # the stack's AdminToken: the `castle` CLI's credential
 
     def env(self) -> dict[str, str]:
         """The environment a tool or test needs to talk to this cloud."""
@@ -38,6 +40,8 @@ class CloudInfo:
             env["CASTLE_WS_URL"] = self.stack.ws_url
         if self.edge_url:
             env["CASTLE_URL"] = self.edge_url
+        if self.admin_token:
+            env["CASTLE_ADMIN_TOKEN"] = self.admin_token
         env.update(self.stack.outputs)
         return env
 
@@ -79,14 +83,17 @@ class LocalCloud:
         self.announce("ministack", f"{ms.url}  (AWS_ENDPOINT_URL; log {self._rel(ms.log)})")
         timings["ministack"] = time.monotonic() - t0
 
-        stack = deploy(self.root, ms.url, {"RedisUrl": redis_url}, log=self.state / "deploy.log")
+        admin_token = secrets.token_urlsafe(32)  # a new one per run, in .castle/local.env
+        stack = deploy(
+            self.root, ms.url, {"RedisUrl": redis_url, "AdminToken": admin_token}, log=self.state / "deploy.log"
+        )
         self.announce("stack", f"{stack.name} deployed by sam  (log {self._rel(self.state / 'deploy.log')})")
         self.announce("rest-api", stack.rest_url)
         if stack.ws_url:
             self.announce("ws-api", stack.ws_url)
         timings["deploy"] = time.monotonic() - t0
 
-        self.info = CloudInfo(ms.url, redis_url, stack, timings=timings)
+        self.info = CloudInfo(ms.url, redis_url, stack, timings=timings, admin_token=admin_token)
         self._warm_up(stack)
         timings["warm"] = time.monotonic() - t0
         self._start_engine()

@@ -30,7 +30,8 @@ def main() -> int:
     started = time.monotonic()
     try:
         env = read_env(STATE / "local.env")
-        stack = deploy(ROOT, env["AWS_ENDPOINT_URL"], {"RedisUrl": env["REDIS_URL"]}, log=STATE / "deploy.log")
+        overrides = {"RedisUrl": env["REDIS_URL"], "AdminToken": env.get("CASTLE_ADMIN_TOKEN", "")}
+        stack = deploy(ROOT, env["AWS_ENDPOINT_URL"], overrides, log=STATE / "deploy.log")
     except LaunchError as e:
         print(f"make deploy-local: {e}", file=sys.stderr)
         return 1

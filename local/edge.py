@@ -230,6 +230,7 @@ def openapi_schema(config: EdgeConfig) -> dict:
         import castle  # noqa: F401
     except ImportError:  # the layer, as Lambda mounts it, when the launcher's PYTHONPATH lacks it
         sys.path.insert(0, str(ROOT / "layers" / "core"))
+    sys.path.insert(0, str(ROOT / "functions" / "spot_api"))  # its modules import each other as Lambda runs them
     from functions.spot_api.app import app as spot
 
     text = spot.get_openapi_json_schema(

@@ -23,12 +23,18 @@ from castle import errors
 from castle.errors import CastleError
 from castle.symbols import default_symbols, exchange_info
 
-import market  # spot_api's own modules, top-level as Lambda loads them
+import accounts  # spot_api's own modules, top-level as Lambda loads them
+import market
+import security
+import trading
 
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver(enable_validation=True)
+app.use(middlewares=[security.rate_limit])  # REQUEST_WEIGHT / ORDERS and their headers, for every route
+app.include_router(accounts.router)  # account, account/commission, userDataStream
 app.include_router(market.router)  # public market data: depth, trades, aggTrades, klines, avgPrice, tickers
+app.include_router(trading.router)  # orders: new, test, query, cancel, cancelReplace, openOrders, allOrders, myTrades
 
 SYMBOLS = default_symbols()
 SYMBOLS_PATTERN = r'^\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\]$'

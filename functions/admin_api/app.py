@@ -1,0 +1,213 @@
+"""Castle's admin API (`/sapi/v1/castle/admin/...`): accounts, API keys and the faucet.
+
+Every route needs the `X-Castle-Admin-Token` header equal to the stack's
+AdminToken parameter (an empty parameter disables the API: -1002 for all).
+The `castle` CLI is its client. Locally it is the testnet-style faucet; in
+the cloud, an operator's tool. Funding is a balanced ledger entry from
+EXTERNAL (castle.ledger.fund), applied once per `requestId` and asset.
+
+- POST /accounts {"fund": {"USDT": "100000"}, "permissions": [...], "requestId"}
+  -> {"accountId", "apiKey", "secretKey", "balances"}
+- GET  /accounts/{id} -> GET /api/v3/account's shape
+- POST /accounts/{id}/fund {"fund": {...}, "requestId"} -> {"accountId", "balances"}
+- POST /accounts/{id}/keys {"permissions", "ed25519PublicKey", "ipAllowList"}
+  -> {"accountId", "apiKey", "keyType", "secretKey" (HMAC only)}
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import string
+import time
+import uuid
+from functools import cache
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from castle import errors
+from castle.accounts import BALANCE_SCALE, account_info
+from castle.auth import Permission
+from castle.errors import CastleError
+from castle.ledger import fund
+from castle.money import format_units, parse_units
+
+logger = Logger()
+app = APIGatewayRestResolver(enable_validation=True)
+PREFIX = "/sapi/v1/castle/admin"
+TOKEN_HEADER = "X-Castle-Admin-Token"
+KEY_ALPHABET = string.ascii_letters + string.digits
+ASSET = r"^[A-Z0-9]{1,20}$"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def new_key() -> str:
+    """64 characters, as Binance's API and secret keys."""
+    return "".join(secrets.choice(KEY_ALPHABET) for _ in range(64))
+
+
+@cache
+def accounts():
+    import boto3
+
+    from castle.adapters.dynamo_accounts import DynamoAccounts
+    from castle.adapters.kms_envelope import KmsEnvelope
+
+    envelope = KmsEnvelope(boto3.client("kms"), os.environ["ACCOUNTS_KEY_ARN"])
+    return DynamoAccounts(os.environ["ACCOUNTS_TABLE"], envelope)
+
+
+@cache
+def ledger():
+    import boto3
+
+    from castle.adapters.dynamo_ledger import DynamoLedger
+
+    return DynamoLedger(boto3.client("dynamodb"), os.environ["BALANCES_TABLE"])
+
+
+class Funding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fund: dict[str, str] = Field(default_factory=dict)  # asset -> decimal amount
+    requestId: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=64)
+
+
+class NewAccount(Funding):
+    permissions: list[Permission] = Field(default_factory=lambda: [Permission.READ, Permission.TRADE])
+
+
+class NewKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    permissions: list[Permission] = Field(default_factory=lambda: [Permission.READ, Permission.TRADE])
+    ed25519PublicKey: str | None = None
+    ipAllowList: list[str] = Field(default_factory=list)
+
+
+def admin_only(app, next_middleware) -> Response:
+    """Every route, before its input is even validated: the admin token or -1002."""
+    expected = os.environ.get("CASTLE_ADMIN_TOKEN", "")
+    given = (app.current_event.headers or {}).get(TOKEN_HEADER) or ""
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        return binance_error(errors.unauthorized())
+    return next_middleware(app)
+
+
+app.use(middlewares=[admin_only])
+
+
+def apply_funding(account_id: int, funding: Funding) -> None:
+    for asset, text in sorted(funding.fund.items()):
+        if not _is_asset(asset):
+            raise errors.illegal_chars("asset", ASSET)
+        amount = parse_units(text, BALANCE_SCALE, "amount")
+        if amount <= 0:
+            raise errors.invalid_parameter("amount")
+        ledger().apply(fund(f"faucet:{funding.requestId}:{account_id}:{asset}", str(account_id), asset, amount, now_ms()))
+
+
+def _is_asset(asset: str) -> bool:
+    return 1 <= len(asset) <= 20 and asset.isascii() and asset.isalnum() and asset.upper() == asset
+
+
+def balances(account_id: int) -> list[dict]:
+    return [
+        {"asset": a, "free": format_units(f, BALANCE_SCALE), "locked": format_units(lk, BALANCE_SCALE)}
+        for a, (f, lk) in sorted(ledger().balances(str(account_id)).items())
+    ]
+
+
+def create_key(account_id: int, request: NewKey) -> dict:
+    from castle.adapters.ed25519 import public_key_from_pem
+
+    api_key = new_key()
+    permissions = frozenset(request.permissions)
+    ips = tuple(request.ipAllowList)
+    if request.ed25519PublicKey:
+        try:
+            public_key = public_key_from_pem(request.ed25519PublicKey)
+        except ValueError:
+            raise errors.invalid_parameter("ed25519PublicKey") from None
+        accounts().put_key(api_key, account_id, permissions, now_ms(), public_key=public_key, ip_allowlist=ips)
+        return {"accountId": account_id, "apiKey": api_key, "keyType": "ED25519"}
+    secret = new_key()
+    accounts().put_key(api_key, account_id, permissions, now_ms(), secret=secret.encode(), ip_allowlist=ips)
+    return {"accountId": account_id, "apiKey": api_key, "keyType": "HMAC_SHA256", "secretKey": secret}
+
+
+def existing(account_id: int):
+    profile = accounts().profile(account_id)
+    if profile is None:
+        raise errors.CastleError(-1130, "Data sent for parameter 'accountId' is not valid.", 404)
+    return profile
+
+
+@app.post(f"{PREFIX}/accounts")
+def create_account(request: NewAccount) -> dict:
+    profile = accounts().create_account(now_ms())
+    key = create_key(profile.account_id, NewKey(permissions=request.permissions))
+    apply_funding(profile.account_id, request)
+    return {**key, "balances": balances(profile.account_id)}
+
+
+@app.get(f"{PREFIX}/accounts/<account_id>")
+def show_account(account_id: int) -> dict:
+    return account_info(existing(account_id), ledger().balances(str(account_id)))
+
+
+@app.post(f"{PREFIX}/accounts/<account_id>/fund")
+def fund_account(account_id: int, request: Funding) -> dict:
+    existing(account_id)
+    apply_funding(account_id, request)
+    return {"accountId": account_id, "balances": balances(account_id)}
+
+
+@app.post(f"{PREFIX}/accounts/<account_id>/keys")
+def add_key(account_id: int, request: NewKey) -> dict:
+    existing(account_id)
+    return create_key(account_id, request)
+
+
+# ---------------------------------------------------------------- errors, once
+def binance_error(error: CastleError, status: int | None = None) -> Response:
+    return Response(status or error.http_status, content_types.APPLICATION_JSON, error.to_dict())
+
+
+@app.exception_handler(CastleError)
+def on_castle_error(error: CastleError) -> Response:
+    return binance_error(error)
+
+
+@app.exception_handler(RequestValidationError)
+def on_invalid_request(error: RequestValidationError) -> Response:
+    first = error.errors()[0] if error.errors() else {}
+    return binance_error(errors.invalid_parameter(str(first.get("loc", ("", "parameter"))[-1])))
+
+
+@app.not_found
+def on_not_found(_: NotFoundError) -> Response:
+    return binance_error(errors.unsupported_operation(), 404)
+
+
+@app.exception_handler(Exception)
+def on_unexpected(error: Exception) -> Response:
+    logger.exception("unhandled error")
+    return binance_error(errors.unknown())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    response = app.resolve(event, context)
+    logger.info("request", method=event.get("httpMethod"), path=event.get("path"), status=response["statusCode"])
+    return response

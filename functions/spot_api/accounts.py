@@ -1,0 +1,88 @@
+"""Signed account routes: `account`, `account/commission` and the listenKey of `userDataStream`.
+
+Binance's shapes (castle.accounts); authentication and weights come from
+security.py. Balances are the ledger's (DynamoLedger), in 8-decimal strings.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from castle import errors
+from castle.accounts import account_info, commission_info
+from castle.auth import Permission
+from castle.symbols import default_symbols
+import security
+
+router = APIGatewayRouter()
+SYMBOLS = default_symbols()
+
+
+@cache
+def ledger():
+    import boto3
+
+    from castle.adapters.dynamo_ledger import DynamoLedger
+
+    return DynamoLedger(boto3.client("dynamodb"), os.environ.get("BALANCES_TABLE", ""))
+
+
+@cache
+def listen_keys():
+    from castle.adapters.redis_listen_keys import RedisListenKeys
+
+    return RedisListenKeys(security.redis_client())
+
+
+@router.get("/api/v3/account")
+def get_account() -> dict:
+    caller = security.authenticate(router.current_event, Permission.READ)
+    params = security.request_params(router.current_event)
+    profile = security.accounts().profile(caller.account_id)
+    if profile is None:
+        raise errors.rejected_api_key()
+    omit_zero = params.get("omitZeroBalances", "false").lower() == "true"
+    return account_info(profile, ledger().balances(str(caller.account_id)), omit_zero)
+
+
+@router.get("/api/v3/account/commission")
+def get_commission() -> dict:
+    caller = security.authenticate(router.current_event, Permission.READ)
+    symbol = security.request_params(router.current_event).get("symbol")
+    if not symbol:
+        raise errors.mandatory_param("symbol")
+    if symbol not in SYMBOLS:
+        raise errors.invalid_symbol()
+    return commission_info(symbol, caller.commission)
+
+
+@router.post("/api/v3/userDataStream")
+def start_user_data_stream() -> dict:
+    caller = security.authenticate(router.current_event, Permission.READ, signed=False)
+    return {"listenKey": listen_keys().create(caller.account_id)}
+
+
+@router.put("/api/v3/userDataStream")
+def keepalive_user_data_stream() -> dict:
+    caller = security.authenticate(router.current_event, Permission.READ, signed=False)
+    if not listen_keys().keepalive(caller.account_id, _listen_key()):
+        raise errors.listen_key_not_found()
+    return {}
+
+
+@router.delete("/api/v3/userDataStream")
+def close_user_data_stream() -> dict:
+    caller = security.authenticate(router.current_event, Permission.READ, signed=False)
+    if not listen_keys().close(caller.account_id, _listen_key()):
+        raise errors.listen_key_not_found()
+    return {}
+
+
+def _listen_key() -> str:
+    key = security.request_params(router.current_event).get("listenKey")
+    if not key:
+        raise errors.mandatory_param("listenKey")
+    return key

@@ -1,0 +1,211 @@
+"""Authentication and rate limits for every spot route, written once.
+
+For the trading routes (a Powertools `Router` passes `router.current_event`):
+
+    caller = authenticate(event, Permission.TRADE)     # -> castle.auth.Caller, or raises -2014/-2015/-1021/-1022/...
+    params = request_params(event)                     # query + form body merged; -1101 on duplicates
+    admit_order(caller)                                # counts the order (429 -1015 past 100/10s or 200000/day)
+
+`authenticate(event, Permission.READ)` is for USER_DATA routes, and
+`signed=False` for USER_STREAM ones (API key only). `admit_order` must be
+called once per order-placing request (POST /api/v3/order and
+order/cancelReplace), after authentication and before anything is written:
+it charges the request's weight and the order in one Redis round trip.
+
+`rate_limit` is the global middleware (app.use): every request is charged its
+weight per IP per minute (castle.ratelimits) before its route runs, except an
+order route, whose charge waits for `admit_order`; the answer carries
+X-MBX-USED-WEIGHT-1M and, for orders, X-MBX-ORDER-COUNT-10S/-1D. Redis being
+down never blocks trading: the request passes unlimited and it is logged.
+
+The client IP is API Gateway's `requestContext.identity.sourceIp`, unless
+CASTLE_TRUSTED_PROXY_HOPS (template parameter TrustedProxyHops) says how many
+proxies of ours append to X-Forwarded-For: see castle.auth.client_ip.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextvars
+import os
+import time
+from dataclasses import dataclass
+from functools import cache
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from castle import auth
+from castle.auth import Caller, Permission, SignedRequest
+from castle.errors import CastleError
+from castle.ratelimits import Usage, is_order, request_weight
+
+logger = Logger(child=True)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    accounts_table: str
+    accounts_key_id: str
+    redis_url: str
+    trusted_proxy_hops: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            accounts_table=os.environ.get("ACCOUNTS_TABLE", ""),
+            accounts_key_id=os.environ.get("ACCOUNTS_KEY_ARN", ""),
+            redis_url=os.environ.get("REDIS_URL", ""),
+            trusted_proxy_hops=int(os.environ.get("CASTLE_TRUSTED_PROXY_HOPS", "0") or 0),
+        )
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+# ------------------------------------------------------------- wiring, once per warm Lambda
+@cache
+def accounts():
+    """castle.adapters.dynamo_accounts.DynamoAccounts (profiles and keys)."""
+    import boto3
+
+    from castle.adapters.dynamo_accounts import DynamoAccounts
+    from castle.adapters.kms_envelope import KmsEnvelope
+
+    s = settings()
+    return DynamoAccounts(s.accounts_table, KmsEnvelope(boto3.client("kms"), s.accounts_key_id))
+
+
+@cache
+def api_keys() -> auth.ApiKeys:
+    from castle.adapters.dynamo_accounts import CachedApiKeys
+
+    return CachedApiKeys(accounts(), now_ms)
+
+
+@cache
+def ed25519() -> auth.Ed25519Verifier:
+    from castle.adapters.ed25519 import CryptographyEd25519
+
+    return CryptographyEd25519()
+
+
+@cache
+def redis_client():
+    import redis
+
+    return redis.Redis.from_url(settings().redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+
+
+@cache
+def rate_limiter():
+    from castle.adapters.redis_ratelimit import RedisRateLimiter
+
+    return RedisRateLimiter(redis_client())
+
+
+# ------------------------------------------------------------------ requests
+def _header(event: APIGatewayProxyEvent, name: str) -> str | None:
+    return event.headers.get(name) if event.headers else None
+
+
+def caller_ip(event: APIGatewayProxyEvent) -> str:
+    source = event.request_context.identity.source_ip or ""
+    return auth.client_ip(source, _header(event, "X-Forwarded-For"), settings().trusted_proxy_hops)
+
+
+def signed_request(event: APIGatewayProxyEvent) -> SignedRequest:
+    multi = event.multi_value_query_string_parameters or {}
+    single = event.query_string_parameters or {}
+    query = [(k, v) for k, values in multi.items() for v in values] if multi else list(single.items())
+    body = event.body or ""
+    if body and event.is_base64_encoded:
+        body = base64.b64decode(body).decode("utf-8", errors="replace")
+    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+    return SignedRequest(query=query, body=body, headers=headers, client_ip=caller_ip(event))
+
+
+def request_params(event: APIGatewayProxyEvent) -> dict[str, str]:
+    """The request's parameters from the query string and a form body (castle.auth.request_params)."""
+    return auth.request_params(signed_request(event))
+
+
+def authenticate(event: APIGatewayProxyEvent, permission: Permission, signed: bool = True) -> Caller:
+    """Binance's authentication of this request (castle.auth.authenticate); raises Binance's errors."""
+    return auth.authenticate(signed_request(event), permission, api_keys(), now_ms(), ed25519(), signed=signed)
+
+
+# -------------------------------------------------------------- rate limits
+@dataclass(slots=True)
+class _Charge:
+    ip: str
+    weight: int
+    usage: Usage | None = None
+
+
+_charge: contextvars.ContextVar[_Charge | None] = contextvars.ContextVar("castle_rate_charge", default=None)
+
+
+def _run(charge: _Charge, account_id: int | None = None) -> Usage | None:
+    try:
+        charge.usage = rate_limiter().charge(charge.ip, charge.weight, now_ms(), account_id)
+    except Exception:  # Redis down: never block trading over it
+        logger.warning("rate limiter unavailable; request not counted", exc_info=True)
+    return charge.usage
+
+
+def admit_order(caller: Caller) -> None:
+    """Charge this order-placing request's weight and one order for `caller`; raises 429/418 past a limit."""
+    charge = _charge.get()
+    if charge is None or charge.usage is not None:
+        return  # outside the middleware (unit tests of a route) or already charged
+    usage = _run(charge, caller.account_id)
+    error = usage.error() if usage else None
+    if error is not None:
+        raise error
+
+
+def _lenient_params(event: APIGatewayProxyEvent) -> dict[str, str]:
+    try:
+        return request_params(event)
+    except CastleError:
+        return dict(event.query_string_parameters or {})
+
+
+def rate_limit(app, next_middleware) -> Response:
+    """Global middleware: REQUEST_WEIGHT per IP per minute, and the usage headers on every answer."""
+    event = app.current_event
+    method, path = event.http_method, event.path
+    charge = _Charge(caller_ip(event), request_weight(method, path, _lenient_params(event)))
+    token = _charge.set(charge)
+    try:
+        if not is_order(method, path):
+            usage = _run(charge)
+            error = usage.error() if usage else None
+            if error is not None:
+                return _with_usage(
+                    Response(error.http_status, content_types.APPLICATION_JSON, error.to_dict()), usage
+                )
+        try:
+            response = next_middleware(app)
+        except CastleError as error:  # mapped here, so that a refusal carries the usage headers too
+            response = Response(error.http_status, content_types.APPLICATION_JSON, error.to_dict())
+        finally:
+            if charge.usage is None:  # an order route that ended before admit_order: weight only
+                _run(charge)
+        return _with_usage(response, charge.usage)
+    finally:
+        _charge.reset(token)
+
+
+def _with_usage(response: Response, usage: Usage | None) -> Response:
+    if usage is not None:
+        response.headers.update(usage.headers())
+    return response
