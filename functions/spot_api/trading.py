@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import time
 from functools import cache
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from castle.adapters.bootstrap import trading_service
 from castle.auth import Permission
-from castle.symbols import default_symbols
 from castle.trading import Trading
 from security import admit_order, authenticate, request_params
 
 router = Router()
-REPLY_TIMEOUT_S = 5.0
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @cache
 def trading() -> Trading:
-    """Wired once per warm Lambda: DynamoDB for orders and the ledger, Redis for the engine."""
-    import boto3
-    import redis
-
-    from castle.adapters.dynamo_ledger import DynamoLedger
-    from castle.adapters.dynamo_orders import DynamoOrders
-    from castle.adapters.redis_streams import RedisEngine
-
-    dynamodb = boto3.client("dynamodb")
-    ledger = DynamoLedger(dynamodb, os.environ["BALANCES_TABLE"])
-    orders = DynamoOrders(dynamodb, os.environ["ORDERS_TABLE"], os.environ["TRADES_TABLE"], ledger)
-    # Its own client: replies are awaited with BLPOP, longer than the rate limiter's 1 s socket timeout.
-    engine = RedisEngine(redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True, socket_timeout=10))
-    return Trading(default_symbols(), orders, engine, now_ms, reply_timeout_s=REPLY_TIMEOUT_S)
+    """Wired once per warm Lambda."""
+    return trading_service()
 
 
 def _caller_and_params(permission: Permission):

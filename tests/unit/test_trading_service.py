@@ -183,3 +183,26 @@ def test_cancel_replace_swaps_an_open_order(service):
     answer = trading.cancel_replace(ALICE, params, Commission())
     assert (answer["cancelResult"], answer["newOrderResult"]) == ("SUCCESS", "SUCCESS")
     assert [o["price"] for o in trading.open_orders(ALICE, {"symbol": "BTCUSDT"})] == ["29500.00000000"]
+
+
+def test_reconciler_rejects_an_order_whose_command_never_reached_the_engine(service):
+    trading, ledger = service
+    from castle.ledger import hold
+    from castle.order_records import OrderRecord
+    from castle.orders import PlaceOrder, Side
+
+    lost = PlaceOrder(500, ALICE, Side.BUY, price=2_900_000, qty=1000, ts=1_600_000_000_000)
+    trading.orders.create_pending(OrderRecord.pending(lost, "BTCUSDT", "lost", "USDT", 290 * UNIT),
+                                  hold("hold:BTCUSDT:500", str(ALICE), "USDT", 290 * UNIT, lost.ts))
+    assert ledger.balances(str(ALICE))["USDT"] == (99_710 * UNIT, 290 * UNIT)
+    assert trading.reconcile() == [
+        {"symbol": "BTCUSDT", "orderId": 500, "outcome": "never reached the engine: rejected"}]
+    assert trading.query(ALICE, {"symbol": "BTCUSDT", "orderId": "500"})["status"] == "REJECTED"
+    assert ledger.balances(str(ALICE))["USDT"] == (100_000 * UNIT, 0)
+    assert trading.reconcile() == []
+
+
+def test_reconciler_leaves_fresh_pending_orders_alone(service):
+    trading, _ = service
+    trading.place(ALICE, limit("BUY", "29000", "0.01"), Commission())
+    assert trading.reconcile() == []

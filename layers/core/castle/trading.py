@@ -38,6 +38,7 @@ class OrderStore(Protocol):
     def open_orders(self, account: int, symbol: str | None = None) -> list[OrderRecord]: ...
     def all_orders(self, account: int, symbol: str, from_id: int = 0, limit: int = 500) -> list[OrderRecord]: ...
     def my_trades(self, account: int, symbol: str, from_id: int = 0, limit: int = 500) -> list[dict]: ...
+    def pending_before(self, symbol: str, before_ms: int) -> list[tuple[int, int]]: ...
 
 
 class Engine(Protocol):
@@ -297,6 +298,31 @@ class Trading:
             -2021, "Order cancel-replace partially failed.")
         error.data = body
         raise error
+
+    # --------------------------------------------------------- reconciler
+    def reconcile(self, older_than_ms: int = 60_000) -> list[dict]:
+        """Settle orders stuck in PENDING_NEW: their command may never have reached the engine.
+
+        A handler writes the hold, then appends the command within its own
+        timeout (10 s), so after a minute a PENDING_NEW order's command either
+        was journaled long ago or never will be. A cancel through the journal
+        decides which: the engine rejects it (-2011) for an order it never saw,
+        and settlement then marks the order REJECTED and releases its hold; an
+        order it did see is canceled like any other.
+        """
+        cutoff = self.clock() - older_than_ms
+        out = []
+        for symbol in self.symbols.values():
+            for account, order_id in self.orders.pending_before(symbol.name, cutoff):
+                try:
+                    events = self._call(symbol, CancelOrder(order_id, account, self.clock()))
+                except CastleError as e:
+                    out.append({"symbol": symbol.name, "orderId": order_id, "outcome": f"error {e.code}"})
+                    continue
+                seen = any(isinstance(e, OrderCanceled) for e in events)
+                out.append({"symbol": symbol.name, "orderId": order_id,
+                            "outcome": "canceled" if seen else "never reached the engine: rejected"})
+        return out
 
     # -------------------------------------------------------------- reads
     def query(self, account: int, params: dict) -> dict:

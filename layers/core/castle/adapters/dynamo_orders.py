@@ -53,6 +53,9 @@ def to_item(record: OrderRecord) -> dict:
     if record.is_open:
         item["OpenPK"] = {S: f"ACCOUNT#{record.account}"}
         item["OpenSK"] = {S: f"{record.symbol}#{record.order_id:012d}"}
+    if record.status is OrderStatus.PENDING_NEW:
+        item["PendingPK"] = {S: f"PENDING#{record.symbol}"}
+        item["PendingSince"] = {N: str(record.time)}
     return item
 
 
@@ -84,6 +87,20 @@ class DynamoOrders:
             self.client.transact_write_items(TransactItems=items)
         elif not self.ledger.apply(hold, items):
             raise RuntimeError(f"hold {hold.entry_id} already exists: order ids must be unique")
+
+    def pending_before(self, symbol: str, before_ms: int) -> list[tuple[int, int]]:
+        """(account, order id) of orders still PENDING_NEW that were created before `before_ms`."""
+        kwargs = {
+            "TableName": self.orders_table,
+            "IndexName": "PendingOrders",
+            "KeyConditionExpression": "PendingPK = :p AND PendingSince < :t",
+            "ExpressionAttributeValues": {":p": {S: f"PENDING#{symbol}"}, ":t": {N: str(before_ms)}},
+        }
+        out = []
+        for item in _paginate(self.client.query, kwargs):
+            _, symbol_part, order_part = item["SK"][S].split("#")
+            out.append((int(item["PK"][S].removeprefix("ACCOUNT#")), int(order_part)))
+        return out
 
     # ----------------------------------------------------------------- reads
     def get(self, account: int, symbol: str, order_id: int) -> OrderRecord | None:
@@ -157,8 +174,8 @@ class DynamoOrders:
                 ":ts": {N: str(ts)}, ":t": {N: str(trade_id)},
             },
         }
-        if status in FINAL_STATUSES:
-            update["UpdateExpression"] += " REMOVE OpenPK, OpenSK"
+        update["UpdateExpression"] += " REMOVE PendingPK, PendingSince" + (
+            ", OpenPK, OpenSK" if status in FINAL_STATUSES else "")
         return {"Update": update}
 
     def status_update(self, record: OrderRecord, status: OrderStatus, ts: int, *, from_statuses=None,
@@ -180,8 +197,8 @@ class DynamoOrders:
         if prevented:
             expression += " ADD prevented_qty :p"
             values[":p"] = {N: str(prevented)}
-        if status in FINAL_STATUSES:
-            expression += " REMOVE OpenPK, OpenSK"
+        # Any status change means the engine has seen the order: it leaves the reconciler's index.
+        expression += " REMOVE PendingPK, PendingSince" + (", OpenPK, OpenSK" if status in FINAL_STATUSES else "")
         allowed = from_statuses or [s for s in OrderStatus if s not in FINAL_STATUSES]
         names = {"#status": "status"}
         placeholders = []
