@@ -30,7 +30,6 @@ local weight = tonumber(ARGV[1])
 local used = redis.call('INCRBY', KEYS[1], weight)
 if used == weight then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 if used > tonumber(ARGV[2]) then
-  local window_left = redis.call('PTTL', KEYS[1])
   local strikes = redis.call('INCR', KEYS[2])
   if strikes == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
   if strikes > tonumber(ARGV[5]) then
@@ -42,7 +41,7 @@ if used > tonumber(ARGV[2]) then
     redis.call('DEL', KEYS[2])
     return {4, used, -1, -1, ms, tonumber(ARGV[4]) + ms}
   end
-  return {1, used, -1, -1, window_left, 0}
+  return {1, used, -1, -1, tonumber(ARGV[3]), 0}
 end
 if #KEYS < 6 then return {0, used, -1, -1, 0, 0} end
 local o10 = redis.call('INCR', KEYS[5])
@@ -51,11 +50,11 @@ local o1d = redis.call('INCR', KEYS[6])
 if o1d == 1 then redis.call('PEXPIRE', KEYS[6], ARGV[10]) end
 if o10 > tonumber(ARGV[7]) then
   redis.call('DECR', KEYS[5]); redis.call('DECR', KEYS[6])
-  return {2, used, o10 - 1, o1d - 1, redis.call('PTTL', KEYS[5]), 0}
+  return {2, used, o10 - 1, o1d - 1, tonumber(ARGV[8]), 0}
 end
 if o1d > tonumber(ARGV[9]) then
   redis.call('DECR', KEYS[5]); redis.call('DECR', KEYS[6])
-  return {3, used, o10 - 1, o1d - 1, redis.call('PTTL', KEYS[6]), 0}
+  return {3, used, o10 - 1, o1d - 1, tonumber(ARGV[10]), 0}
 end
 return {0, used, o10, o1d, 0, 0}
 """
