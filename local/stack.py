@@ -81,7 +81,7 @@ def deploy(root: Path, endpoint: str, overrides: dict[str, str], log: Path) -> S
     params = [f'{k}="{v}"' for k, v in pairs]
     # A private build folder per state folder: `make up`, the e2e fixture and `make test`'s
     # own `sam build` never overwrite each other's .aws-sam.
-    build_dir, cache_dir = log.parent / "build", log.parent / "build-cache"
+    build_dir, cache_dir = log.parent / "build", root / ".castle" / "build-cache"  # the cache is shared
     with open(log, "w") as out:
         for argv, what in (
             (

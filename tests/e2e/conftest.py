@@ -8,6 +8,8 @@ resources through boto3 pointed at the emulator.
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -58,13 +60,16 @@ class Cloud:
 
 @pytest.fixture(scope="session")
 def local_cloud() -> Iterator[Cloud]:
-    cloud = LocalCloud(root=ROOT, state=ROOT / ".castle" / "e2e", edge_port=free_port())
+    # Its own state folder (and sam build folder) per run: concurrent runs never share one.
+    state = ROOT / ".castle" / f"e2e-{os.getpid()}"
+    cloud = LocalCloud(root=ROOT, state=state, edge_port=free_port())
     cloud.announce = lambda name, detail: None  # quiet under pytest
     try:
         info = cloud.start()
         yield Cloud(info, deployed_at=time.monotonic())
     finally:
         cloud.stop()
+        shutil.rmtree(state / "build", ignore_errors=True)
 
 
 def eventually(check: Callable[[], object], timeout_s: float = 20.0, interval_s: float = 0.2):
