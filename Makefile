@@ -36,9 +36,10 @@ $(BIN)/python:
 	if [ -z "$$py" ]; then echo "error: Python 3.12 not found (put python3.12 on PATH, or: pyenv install 3.12)"; exit 1; fi; \
 	echo "creating .venv with $$py"; "$$py" -m venv $(VENV)
 
-# Reinstall only when the pins change.
-$(STAMP): requirements-dev.txt | $(BIN)/python
+# Reinstall only when the pins change. The project itself goes in editable, for the `castle` command.
+$(STAMP): requirements-dev.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
 venv: $(STAMP)

@@ -1,0 +1,1 @@
+"""`castle`: the command-line tool for a running Castle (accounts, keys, funding)."""
