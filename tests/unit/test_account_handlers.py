@@ -1,0 +1,48 @@
+"""The account and admin handlers with their event fixtures (the files `sam local invoke` takes).
+
+Authentication fails before any store is touched, so these need no AWS; the
+full paths run on the local cloud (tests/e2e/test_accounts_auth.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from functions.admin_api import app as admin_app
+from functions.spot_api import app as spot_app
+from tests.unit.test_spot_api_handler import FakeLambdaContext
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def invoke(module, fixture: str) -> tuple[int, dict, dict]:
+    event = json.loads((EVENTS / f"{fixture}.json").read_text())
+    response = module.lambda_handler(event, FakeLambdaContext())
+    return response["statusCode"], response["multiValueHeaders"], json.loads(response["body"])
+
+
+def test_account_without_an_api_key_is_2014_with_401():
+    status, _, body = invoke(spot_app, "spot_account_no_api_key")
+    assert (status, body) == (401, {"code": -2014, "msg": "API-key format invalid."})
+
+
+def test_the_admin_api_without_its_token_configured_refuses_everything(monkeypatch):
+    monkeypatch.delenv("CASTLE_ADMIN_TOKEN", raising=False)
+    status, _, body = invoke(admin_app, "admin_create_account")
+    assert (status, body["code"]) == (401, -1002)
+
+
+def test_the_admin_api_refuses_a_wrong_token(monkeypatch):
+    monkeypatch.setenv("CASTLE_ADMIN_TOKEN", "another-token")
+    status, _, body = invoke(admin_app, "admin_create_account")
+    assert (status, body) == (401, {"code": -1002, "msg": "You are not authorized to execute this request."})
+
+
+@pytest.mark.parametrize("fixture", ["spot_account", "spot_user_data_stream_start", "admin_create_account"])
+def test_fixtures_are_api_gateway_proxy_events_for_their_routes(fixture):
+    event = json.loads((EVENTS / f"{fixture}.json").read_text())
+    assert event["requestContext"]["resourcePath"] == event["resource"]
+    assert event["httpMethod"] in ("GET", "POST") and event["path"].startswith(("/api/v3/", "/sapi/v1/castle/admin/"))
