@@ -57,7 +57,7 @@ class LocalCloud:
 
     # The launcher prints one line per component through this hook.
     def announce(self, name: str, detail: str) -> None:
-        print(f"{name:<10}{detail}", flush=True)
+        print(f"{name:<11}{detail}", flush=True)
 
     def start(self) -> CloudInfo:
         self.state.mkdir(parents=True, exist_ok=True)
