@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 import boto3
@@ -244,8 +245,34 @@ def bootstrap() -> tuple[SettlementWriter, threading.Event]:
     dynamodb = boto3.client("dynamodb")
     ledger = DynamoLedger(dynamodb, os.environ["BALANCES_TABLE"])
     orders = DynamoOrders(dynamodb, os.environ["ORDERS_TABLE"], os.environ["TRADES_TABLE"], ledger)
-    settlements = {name: SymbolSettlement(symbols[name], orders, lambda account: Commission()) for name in owned}
+    commissions = AccountCommissions(os.environ.get("ACCOUNTS_TABLE", ""))
+    settlements = {name: SymbolSettlement(symbols[name], orders, commissions) for name in owned}
     return SettlementWriter(connect(os.environ["REDIS_URL"]), settlements), threading.Event()
+
+
+class AccountCommissions:
+    """Each account's maker/taker rates from its profile, cached a minute (rates change rarely)."""
+
+    def __init__(self, accounts_table: str, ttl_s: float = 60.0) -> None:
+        self.ttl_s = ttl_s
+        self._cache: dict[int, tuple[float, Commission]] = {}
+        self._accounts = None
+        if accounts_table:
+            from castle.adapters.dynamo_accounts import DynamoAccounts
+
+            self._accounts = DynamoAccounts(accounts_table, envelope=None)
+
+    def __call__(self, account: int) -> Commission:
+        now = time.monotonic()
+        hit = self._cache.get(account)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        profile = self._accounts.profile(account) if self._accounts is not None else None
+        commission = profile.commission if profile is not None else Commission()
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[account] = (now, commission)
+        return commission
 
 
 def main() -> int:

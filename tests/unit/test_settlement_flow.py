@@ -208,3 +208,18 @@ def test_any_flow_conserves_money_and_leaves_nothing_locked(client, flow):
     for account in (ALICE, BOB):
         assert all(locked == 0 for _, locked in ex.ledger.balances(str(account)).values())
     assert ex.balance(EXTERNAL, "USDT")[0] == -2_000_000 * UNIT
+
+
+def test_settlement_charges_each_account_its_own_rates(monkeypatch):
+    from castle.accounts import Commission as Rates
+    from castle.adapters.dynamo_accounts import DynamoAccounts
+
+    from matching_container.settlement import AccountCommissions
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        create_table_from_template(boto3.client("dynamodb"), "AccountsTable", "accounts")
+        vip = DynamoAccounts("accounts", envelope=None).create_account(1, Rates(maker=0, taker=50_000))
+        rates = AccountCommissions("accounts")
+        assert (rates(vip.account_id).maker, rates(vip.account_id).taker) == (0, 50_000)
+        assert rates(999_999).taker == Rates().taker  # an unknown account pays the default
