@@ -413,8 +413,16 @@ class MatchingEngine:
         side.dirty.add(order.price)
         if not level.count:
             side.drop_level(order.price)
-        elif len(level.orders) > 2 * level.count + 32:
-            level.compact()
+        else:
+            # Dead orders at either end go now (cheap); only those in the middle wait, and a
+            # level whose queue is mostly dead is compacted once in a while.
+            orders = level.orders
+            while not orders[-1].remaining:
+                orders.pop()
+            while not orders[0].remaining:
+                orders.popleft()
+            if len(orders) > 2 * level.count + 32:
+                level.compact()
         self._forget(order)
 
     # ----------------------------------------------------------------- stops
