@@ -2,7 +2,8 @@
 
 The same command runs in the Fargate task and in the local cloud (`make up`).
 Configuration comes from the environment (see `settings.py`): REDIS_URL is
-required, CASTLE_SYMBOLS picks the shard's pairs (default: all listed pairs).
+required, CASTLE_SYMBOLS picks the shard's pairs (default: all listed pairs),
+SNAPSHOTS_BUCKET and SNAPSHOTS_KEY_ARN turn on snapshots (S3, under KMS).
 SIGTERM (ECS stopping the task) and SIGINT finish the current batch and exit.
 """
 
@@ -18,15 +19,30 @@ from castle.adapters.redis_streams import RedisBookMirror, RedisCommandStream, R
 from castle.symbols import default_symbols
 from matching_container.settings import EngineSettings, SettingsError
 from matching_container.shard import ShardRunner
+from matching_container.snapshots import SnapshotPolicy
 
 
-def bootstrap(settings: EngineSettings, client=None) -> ShardRunner:
-    """Wire the runner to Redis: the journal in, the event log and the depth mirror out."""
+def bootstrap(settings: EngineSettings, client=None, snapshots=None) -> ShardRunner:
+    """Wire the runner to Redis (the journal in; the event log and the depth mirror out) and to S3."""
     client = client or connect(settings.redis_url)
     listed = default_symbols()
     source = RedisCommandStream(client, settings.symbols, block_ms=settings.block_ms, count=settings.batch_size)
     sink = RedisEventLog(client, RedisBookMirror(client), reply_ttl_s=settings.reply_ttl_s)
-    return ShardRunner([listed[s] for s in settings.symbols], source, sink)
+    if snapshots is None and settings.snapshots_enabled:
+        snapshots = s3_snapshots(settings)
+    policy = SnapshotPolicy(settings.snapshot_every_commands, settings.snapshot_every_s,
+                            keep=settings.snapshot_keep)
+    return ShardRunner([listed[s] for s in settings.symbols], source, sink, snapshots, policy)
+
+
+def s3_snapshots(settings: EngineSettings):
+    import boto3
+
+    from castle.adapters.kms_envelope import KmsEnvelope
+    from castle.adapters.s3_snapshots import S3Snapshots
+
+    envelope = KmsEnvelope(boto3.client("kms"), settings.snapshots_key_arn)
+    return S3Snapshots(boto3.client("s3"), envelope, settings.snapshots_bucket)
 
 
 class JsonFormatter(logging.Formatter):

@@ -21,6 +21,16 @@ class EngineSettings:
     batch_size: int = 1000  # entries per stream per read
     reply_ttl_s: int = 60
     log_level: str = "INFO"
+    # Snapshots (S3 + KMS): off unless both are given.
+    snapshots_bucket: str = ""
+    snapshots_key_arn: str = ""
+    snapshot_every_commands: int = 10_000
+    snapshot_every_s: int = 60
+    snapshot_keep: int = 2
+
+    @property
+    def snapshots_enabled(self) -> bool:
+        return bool(self.snapshots_bucket and self.snapshots_key_arn)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EngineSettings:
@@ -41,6 +51,11 @@ class EngineSettings:
             batch_size=_int(env, "CASTLE_BATCH_SIZE", 1000),
             reply_ttl_s=_int(env, "CASTLE_REPLY_TTL_S", 60),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            snapshots_bucket=env.get("SNAPSHOTS_BUCKET", "").strip(),
+            snapshots_key_arn=env.get("SNAPSHOTS_KEY_ARN", "").strip(),
+            snapshot_every_commands=_int(env, "CASTLE_SNAPSHOT_EVERY_COMMANDS", 10_000),
+            snapshot_every_s=_int(env, "CASTLE_SNAPSHOT_EVERY_S", 60),
+            snapshot_keep=_int(env, "CASTLE_SNAPSHOT_KEEP", 2),
         )
 
 

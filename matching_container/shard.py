@@ -1,10 +1,12 @@
 """The shard runner: journal in, engine, results out. One thread, one engine per symbol.
 
-The command stream is the journal. On start the runner replays it through
-fresh engines (the engine is deterministic: commands carry their own time and
-ids) and commits only what comes after the sink's checkpoint, so a crash at
-any moment neither loses an accepted command nor publishes an event twice.
-(Snapshots will shorten the replay; the contract stays the same.)
+The command stream is the journal. On start the runner restores each engine
+from its latest snapshot (if a store is wired), replays the journal after the
+snapshot's last command (the engine is deterministic: commands carry their
+own time and ids) and commits only what comes after the sink's checkpoint,
+so a crash at any moment neither loses an accepted command nor publishes an
+event twice. While running, the snapshot stage (snapshots.py) copies each
+engine's state between batches and stores it off this thread.
 """
 
 from __future__ import annotations
@@ -12,40 +14,100 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from castle import errors
-from castle.adapters.ports import CommandEntry, CommandOutcome, CommandSource, ResultSink, ShardBatch, stream_id
+from castle.adapters.ports import (
+    CommandEntry,
+    CommandOutcome,
+    CommandSource,
+    ResultSink,
+    ShardBatch,
+    SnapshotStore,
+    StoredSnapshot,
+    stream_id,
+)
 from castle.codec import CodecError, command_from_dict, event_to_dict
 from castle.matching import MatchingEngine
+from castle.snapshot import restore
 from castle.symbols import Symbol
+from matching_container.snapshots import DEFAULT_POLICY, SnapshotPolicy, Snapshotter
 
 log = logging.getLogger("castle.matching")
 
 
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """How one symbol came back: from which snapshot, how much it replayed and published, how long it took."""
+
+    snapshot_seq: int | None
+    replayed: int
+    published: int
+    seq: int
+    ms: float
+
+
 class ShardRunner:
-    def __init__(self, symbols: Iterable[Symbol], source: CommandSource, sink: ResultSink) -> None:
-        self.engines = {s.name: MatchingEngine(s) for s in symbols}
+    def __init__(
+        self,
+        symbols: Iterable[Symbol],
+        source: CommandSource,
+        sink: ResultSink,
+        snapshots: SnapshotStore | None = None,
+        policy: SnapshotPolicy = DEFAULT_POLICY,
+    ) -> None:
+        self.symbols = {s.name: s for s in symbols}
+        self.engines = {name: MatchingEngine(s) for name, s in self.symbols.items()}
         self.source = source
         self.sink = sink
+        self.snapshots = snapshots
+        self.snapshotter = Snapshotter(snapshots, source, sink, policy) if snapshots is not None else None
+        self.recoveries: dict[str, Recovery] = {}
 
     def recover(self) -> None:
-        """Rebuild every book from its journal; publish what the last run did not."""
-        for name, engine in self.engines.items():
+        """Restore every book (snapshot + journal); publish what the last run did not."""
+        for name in self.engines:
+            t0 = time.perf_counter()
             checkpoint = self.sink.checkpoint(name)
             done = stream_id(checkpoint) if checkpoint else None
+            snapshot = self._usable_snapshot(name, checkpoint)
+            engine = restore(self.symbols[name], snapshot.state) if snapshot else MatchingEngine(self.symbols[name])
+            self.engines[name] = engine
             pending: list[CommandOutcome] = []
-            last_id = checkpoint
-            for entry in self.source.replay(name):
+            last_id = snapshot.last_command_id if snapshot else checkpoint
+            replayed = 0
+            for entry in self.source.replay(name, after=snapshot.last_command_id if snapshot else None):
                 outcome = self.apply(engine, entry)
                 last_id = entry.id
+                replayed += 1
                 if done is None or stream_id(entry.id) > done:
-                    pending.append(outcome)
+                    pending.append(outcome)  # the dedupe: what the checkpoint covers was published before
             engine.book.take_diff()  # the snapshot below replaces the mirror
             self.sink.commit(ShardBatch(name, pending, engine.seq, last_id, snapshot=engine.book.snapshot()))
             if last_id is not None:
                 self.source.seek(name, last_id)
-            log.info("recovered %s: seq=%d, %d command(s) published on recovery", name, engine.seq, len(pending))
+            if self.snapshotter is not None:
+                self.snapshotter.loaded(name, snapshot, replayed, last_id)
+            done_in = Recovery(snapshot.seq if snapshot else None, replayed, len(pending), engine.seq,
+                               (time.perf_counter() - t0) * 1000)
+            self.recoveries[name] = done_in
+            log.info("recovered %s in %.0f ms: snapshot seq=%s, %d command(s) replayed, %d published, seq=%d",
+                     name, done_in.ms, done_in.snapshot_seq, replayed, len(pending), engine.seq)
+
+    def _usable_snapshot(self, name: str, checkpoint: str | None) -> StoredSnapshot | None:
+        """The latest snapshot, unless it is ahead of the checkpoint (a journal that was reset)."""
+        if self.snapshots is None:
+            return None
+        snapshot = self.snapshots.latest(name)
+        if snapshot is None:
+            return None
+        if checkpoint is None or stream_id(snapshot.last_command_id) > stream_id(checkpoint):
+            log.warning("ignoring %s's snapshot at %s: ahead of the checkpoint %s", name,
+                        snapshot.last_command_id, checkpoint)
+            return None
+        return snapshot
 
     def step(self) -> int:
         """Process one read from the journal; returns how many commands it handled."""
@@ -57,6 +119,10 @@ class ShardRunner:
             engine = self.engines[name]
             outcomes = [self.apply(engine, entry) for entry in group]
             self.sink.commit(ShardBatch(name, outcomes, engine.seq, group[-1].id, diff=engine.book.take_diff()))
+            if self.snapshotter is not None:
+                self.snapshotter.applied(name, len(group), group[-1].id)
+        if self.snapshotter is not None:
+            self.snapshotter.maybe_capture(self.engines)  # between batches: after the commit, before the next read
         return len(entries)
 
     def run(self, stop: threading.Event) -> None:
@@ -64,6 +130,8 @@ class ShardRunner:
         log.info("ready: %s", ", ".join(self.engines))
         while not stop.is_set():
             self.step()
+        if self.snapshotter is not None:
+            self.snapshotter.close()
         log.info("stopped")
 
     @staticmethod

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from castle.adapters.ports import CommandOutcome, ShardBatch
+from castle.adapters.ports import CommandOutcome, JournalTrimmed, ShardBatch
 from castle.adapters.redis_streams import RedisBookMirror, RedisCommandStream, RedisEventLog, reply_key
 from castle.book import DepthDiff, DepthSnapshot
 
@@ -21,6 +21,34 @@ def test_replay_pages_through_the_whole_journal_in_order(redis_client):
 
     assert [e.id for e in replayed] == ids
     assert [json.loads(e.payload)["n"] for e in replayed] == list(range(10))
+
+
+def test_replay_after_an_entry_starts_just_after_it(redis_client):
+    stream = RedisCommandStream(redis_client, ["BTCUSDT"], count=2)
+    ids = [stream.send("BTCUSDT", {"n": n}) for n in range(5)]
+
+    assert [e.id for e in stream.replay("BTCUSDT", after=ids[1])] == ids[2:]
+
+
+def test_trim_keeps_the_entry_it_names_and_everything_after(redis_client):
+    stream = RedisCommandStream(redis_client, ["BTCUSDT"])
+    ids = [stream.send("BTCUSDT", {"n": n}) for n in range(5)]
+
+    stream.trim("BTCUSDT", ids[2])
+
+    assert [e.id for e in stream.replay("BTCUSDT", after=ids[2])] == ids[3:]
+    assert redis_client.xlen("castle:{BTCUSDT}:cmd") == 3
+
+
+def test_replay_that_needs_trimmed_entries_fails_loudly(redis_client):
+    stream = RedisCommandStream(redis_client, ["BTCUSDT"])
+    ids = [stream.send("BTCUSDT", {"n": n}) for n in range(5)]
+    stream.trim("BTCUSDT", ids[2])
+
+    with pytest.raises(JournalTrimmed):
+        list(stream.replay("BTCUSDT"))
+    with pytest.raises(JournalTrimmed):
+        list(stream.replay("BTCUSDT", after=ids[1]))
 
 
 def test_read_continues_after_seek(redis_client):

@@ -32,3 +32,11 @@ def test_symbols_and_tuning_come_from_the_environment():
 def test_bad_values_are_refused(env):
     with pytest.raises(SettingsError):
         EngineSettings.from_env({"REDIS_URL": "redis://h:1/0", **env})
+
+
+def test_snapshots_are_on_only_with_a_bucket_and_a_key():
+    off = EngineSettings.from_env({"REDIS_URL": "redis://h:1/0", "SNAPSHOTS_BUCKET": "b"})
+    on = EngineSettings.from_env({"REDIS_URL": "redis://h:1/0", "SNAPSHOTS_BUCKET": "b", "SNAPSHOTS_KEY_ARN": "k",
+                                  "CASTLE_SNAPSHOT_EVERY_COMMANDS": "500", "CASTLE_SNAPSHOT_EVERY_S": "5"})
+    assert (off.snapshots_enabled, on.snapshots_enabled) == (False, True)
+    assert (on.snapshot_every_commands, on.snapshot_every_s, off.snapshot_every_commands) == (500, 5, 10_000)

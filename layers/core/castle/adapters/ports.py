@@ -61,13 +61,24 @@ class CommandSource(Protocol):
         """The next entries, in journal order per symbol; waits briefly, may return []."""
         ...
 
-    def replay(self, symbol: str) -> Iterator[CommandEntry]:
-        """The whole journal of one symbol, oldest first."""
+    def replay(self, symbol: str, after: str | None = None) -> Iterator[CommandEntry]:
+        """One symbol's journal after `after` (exclusive; None: from the start), oldest first.
+
+        Raises JournalTrimmed if entries after `after` were trimmed away.
+        """
+        ...
+
+    def trim(self, symbol: str, keep_from: str) -> None:
+        """Drop the entries before `keep_from`: no recovery will replay them again."""
         ...
 
     def seek(self, symbol: str, after_id: str) -> None:
         """Continue reading `symbol` after `after_id`."""
         ...
+
+
+class JournalTrimmed(RuntimeError):
+    """A replay needs entries that were trimmed: recover from a newer snapshot, or stop."""
 
 
 class ResultSink(Protocol):
@@ -77,6 +88,26 @@ class ResultSink(Protocol):
 
     def commit(self, batch: ShardBatch) -> None:
         """Store the events, replies, depth and checkpoint of a batch, all or nothing."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSnapshot:
+    """An engine snapshot (castle.snapshot's data) and the journal entry it covers, inclusive."""
+
+    symbol: str
+    seq: int
+    last_command_id: str
+    state: dict
+
+
+class SnapshotStore(Protocol):
+    def save(self, snapshot: StoredSnapshot) -> None:
+        """Store a snapshot durably and make it the symbol's latest."""
+        ...
+
+    def latest(self, symbol: str) -> StoredSnapshot | None:
+        """The newest snapshot of `symbol` that can be read back, if any."""
         ...
 
 

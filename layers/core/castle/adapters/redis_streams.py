@@ -4,6 +4,7 @@ Keys, one family per symbol, all with the symbol as a hash tag so that one
 MULTI can touch them together on Redis Cluster (ElastiCache cluster mode):
 
     castle:{BTCUSDT}:cmd            stream  commands (the journal), field `cmd` (+ `reply_to`)
+    castle:{BTCUSDT}:cmd:trimmed    string  the journal was trimmed before this entry id
     castle:{BTCUSDT}:events         stream  engine events: `seq`, `command_id`, `type`, `event` (JSON)
     castle:{BTCUSDT}:engine         hash    checkpoint: `last_command_id`, `seq`
     castle:{BTCUSDT}:depth:bids     zset    member "<ticks>:<lots>", score ticks
@@ -23,7 +24,7 @@ from collections.abc import Iterable, Iterator
 
 import redis
 
-from castle.adapters.ports import CommandEntry, ShardBatch
+from castle.adapters.ports import CommandEntry, JournalTrimmed, ShardBatch, stream_id
 from castle.book import DepthDiff, DepthSnapshot
 
 COMPACT = (",", ":")
@@ -36,6 +37,10 @@ def connect(url: str) -> redis.Redis:
 
 def command_key(symbol: str) -> str:
     return f"castle:{{{symbol}}}:cmd"
+
+
+def trimmed_key(symbol: str) -> str:
+    return f"castle:{{{symbol}}}:cmd:trimmed"
 
 
 def events_key(symbol: str) -> str:
@@ -79,8 +84,11 @@ class RedisCommandStream:
                 self._cursor[key] = entries[-1][0]
         return out
 
-    def replay(self, symbol: str) -> Iterator[CommandEntry]:
-        key, start = command_key(symbol), "-"
+    def replay(self, symbol: str, after: str | None = None) -> Iterator[CommandEntry]:
+        trimmed = self.client.get(trimmed_key(symbol))
+        if trimmed and (after is None or stream_id(after) < stream_id(trimmed)):
+            raise JournalTrimmed(f"{symbol}: the journal before {trimmed} is gone; replaying after {after} needs it")
+        key, start = command_key(symbol), "-" if after is None else "(" + after
         while True:
             entries = self.client.xrange(key, min=start, max="+", count=self.count)
             for entry_id, fields in entries:
@@ -91,6 +99,13 @@ class RedisCommandStream:
 
     def seek(self, symbol: str, after_id: str) -> None:
         self._cursor[command_key(symbol)] = after_id
+
+    def trim(self, symbol: str, keep_from: str) -> None:
+        """XTRIM MINID (exact), and the mark that lets a later replay know what is gone, in one MULTI."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xtrim(command_key(symbol), minid=keep_from, approximate=False)
+        pipe.set(trimmed_key(symbol), keep_from)
+        pipe.execute()
 
     # -- the gateway's side
     def send(self, symbol: str, command: dict, reply_to: str | None = None) -> str:
