@@ -17,11 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local import ministack
-from local.processes import LaunchError, Supervisor, port_is_free
+from local.processes import LaunchError, RestartPolicy, Supervisor, port_is_free
 from local.redis_server import start_redis
 from local.stack import Stack, aws_env, deploy
 
 ROOT = Path(__file__).resolve().parents[1]
+# The matching task's processes come back after a crash, as ECS restarts an essential container
+# (CASTLE_RESTART_MAX crashes a minute, then the launcher gives up and stops).
+RESTART_POLICY = RestartPolicy(max_crashes=int(os.environ.get("CASTLE_RESTART_MAX", "5")), window_s=60.0)
 
 
 @dataclass
@@ -51,7 +54,8 @@ class LocalCloud:
         self.root = root
         self.state = state or root / ".castle"
         self.edge_port = edge_port
-        self.supervisor = Supervisor()
+        self.supervisor = Supervisor(notify=lambda name, detail: self.announce(name, detail))
+        self.restart_policy = RESTART_POLICY
         self.info: CloudInfo | None = None
         self._edge = None
 
@@ -122,6 +126,11 @@ class LocalCloud:
             "BALANCES_TABLE": outputs.get("BalancesTableName", ""),
             "TRADES_TABLE": outputs.get("TradesTableName", ""),
             "ACCOUNTS_TABLE": outputs.get("AccountsTableName", ""),
+            "SNAPSHOTS_BUCKET": outputs.get("SnapshotsBucketName", ""),
+            "SNAPSHOTS_KEY_ARN": outputs.get("SnapshotsKeyArn", ""),
+            # Locally, snapshots come often, so that every restart exercises them.
+            "CASTLE_SNAPSHOT_EVERY_COMMANDS": os.environ.get("CASTLE_SNAPSHOT_EVERY_COMMANDS", "500"),
+            "CASTLE_SNAPSHOT_EVERY_S": os.environ.get("CASTLE_SNAPSHOT_EVERY_S", "10"),
             "PYTHONPATH": os.pathsep.join([str(self.root / "layers" / "core"), str(self.root)]),
         }
         self._start_process("matching", "matching_container.engine", env, "commands on castle:{SYMBOL}:cmd")
@@ -138,6 +147,7 @@ class LocalCloud:
         time.sleep(0.3)
         if component.proc.poll() is not None:
             raise LaunchError(f"{name} exited at start (see {self._rel(log)})")
+        self.supervisor.supervise(component, self.restart_policy)  # from now on, a crash means a restart
         self.announce(name, f"pid {component.proc.pid}, {what}  (log {self._rel(log)})")
 
     def _start_edge(self) -> None:
@@ -157,7 +167,9 @@ class LocalCloud:
         """Every component's state, for the edge's /health."""
         components: dict[str, dict] = {}
         for c in self.supervisor.components:
-            components[c.name] = {"status": "ok" if c.proc.poll() is None else "down", "url": c.url}
+            components[c.name] = {"status": c.status(), "url": c.url}
+            if c.restart is not None:
+                components[c.name].update(pid=c.proc.pid, restarts=c.restarts, gaveUp=c.gave_up)
         if self.info is not None:
             ok = ministack.is_ready(self.info.endpoint)
             components.setdefault("ministack", {})["status"] = "ok" if ok else "down"
