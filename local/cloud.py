@@ -131,6 +131,10 @@ class LocalCloud:
             # Locally, snapshots come often, so that every restart exercises them.
             "CASTLE_SNAPSHOT_EVERY_COMMANDS": os.environ.get("CASTLE_SNAPSHOT_EVERY_COMMANDS", "500"),
             "CASTLE_SNAPSHOT_EVERY_S": os.environ.get("CASTLE_SNAPSHOT_EVERY_S", "10"),
+            "CONNECTIONS_TABLE": outputs.get("ConnectionsTableName", ""),
+            # ministack's @connections endpoint (castle.adapters.connections.management_endpoint's local form).
+            "WS_MANAGEMENT_URL": f"{self.info.endpoint.rstrip('/')}/_aws/execute-api/"
+            f"{outputs.get('WebSocketApiId', '')}/{outputs.get('WebSocketStage', '')}",
             "PYTHONPATH": os.pathsep.join([str(self.root / "layers" / "core"), str(self.root)]),
         }
         self._start_process("matching", "matching_container.engine", env, "commands on castle:{SYMBOL}:cmd")
@@ -138,6 +142,8 @@ class LocalCloud:
                             "events -> orders, trades, ledger (DynamoDB)")
         self._start_process("marketdata", "matching_container.marketdata", env,
                             "events -> trades, aggTrades, klines for /api/v3 (castle:{SYMBOL}:md:*)")
+        self._start_process("publisher", "matching_container.publisher", env,
+                            "events + depth -> Binance's streams to WebSocket subscribers (@connections)")
 
     def _start_process(self, name: str, module: str, env: dict, what: str) -> None:
         log = self.state / f"{name}.log"

@@ -46,9 +46,19 @@ class ApiGatewayConnections:
         )
 
     def post(self, connection_id: str, frame: dict) -> bool:
-        data = json.dumps(frame, separators=(",", ":")).encode()
+        return self.post_raw(connection_id, json.dumps(frame, separators=(",", ":")).encode())
+
+    def post_raw(self, connection_id: str, data: bytes) -> bool:
+        """Send one frame already serialised (the publisher serialises once per stream, not per client)."""
         try:
             self.client.post_to_connection(ConnectionId=connection_id, Data=data)
         except self.client.exceptions.GoneException:
             return False
         return True
+
+    def delete(self, connection_id: str) -> None:
+        """Close a connection (a consumer too slow to keep up); a gone one is already closed."""
+        try:
+            self.client.delete_connection(ConnectionId=connection_id)
+        except self.client.exceptions.GoneException:
+            pass

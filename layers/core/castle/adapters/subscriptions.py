@@ -93,6 +93,29 @@ class DynamoSubscriptions:
                 ExpressionAttributeValues={":c": combined},
             )
 
+    def snapshot(self) -> tuple[dict[str, list[str]], dict[str, bool]]:
+        """Every subscription (stream -> connection ids) and every connection's `combined`, in one scan.
+
+        The market-data publisher refreshes its routing table with this twice a
+        second: one paginated scan instead of a query per candidate stream.
+        """
+        streams: dict[str, list[str]] = {}
+        combined: dict[str, bool] = {}
+        kwargs: dict = {
+            "ProjectionExpression": "PK, SK, #s, ConnectionId, Combined",
+            "ExpressionAttributeNames": {"#s": "Stream"},  # a reserved word
+        }
+        while True:
+            page = self.table.scan(**kwargs)
+            for item in page.get("Items", []):
+                if item["SK"] == "META":
+                    combined[item["PK"][len("CONN#"):]] = bool(item.get("Combined", False))
+                elif "Stream" in item:
+                    streams.setdefault(item["Stream"], []).append(item["ConnectionId"])
+            if "LastEvaluatedKey" not in page:
+                return streams, combined
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def subscribers(self, stream: str) -> list[str]:
         ids, kwargs = [], {"IndexName": SUBSCRIBERS_INDEX, "KeyConditionExpression": Key("Stream").eq(stream)}
         while True:

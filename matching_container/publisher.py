@@ -1,0 +1,340 @@
+"""The market-data publisher: `python -m matching_container.publisher`.
+
+Engine output in, Binance's stream messages out, pushed to each subscriber with
+PostToConnection (castle.adapters.connections):
+
+- trades, aggTrades and klines: a consumer group (`publisher`) on every
+  symbol's events stream, through castle.marketdata's projection (the same code
+  as the REST projector, so ids and candles agree). Its state is stored with
+  the XACK in one MULTI: after kill -9 it resumes from its group position, and
+  what a restart re-reads but is older than STALE_MS is not sent again.
+- depth (`@depth`, `@depth@100ms`, `@depth5/10/20`), `@bookTicker`: consistent
+  reads of the engine's depth mirror every 100 ms (and 1 s), diffed against
+  the publisher's replica (`BookReplica`). `U`/`u` are the engine's update ids,
+  the ids `/api/v3/depth` reports: a client following Binance's "manage a local
+  order book" procedure ends with the engine's book. A restart starts a new
+  replica, so its first diff begins after a gap: clients resync, as Binance's
+  procedure tells them to, and never hold a wrong book.
+- `@miniTicker`, `@ticker`, `!miniTicker@arr`: every second, when changed,
+  from the projector's 1m candles (the numbers of `/api/v3/ticker/24hr`).
+
+Who listens to what comes from the ConnectionsTable, re-read twice a second in
+a background thread. Frames go through `Fanout` (bounded per-connection queues).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import redis
+
+from castle.adapters.redis_marketdata import RedisMarketDataReader
+from castle.adapters.redis_streams import RedisBookMirror, connect, events_key
+from castle.marketdata import stream_messages as msg
+from castle.marketdata import views
+from castle.marketdata.intervals import INTERVALS, close_time
+from castle.marketdata.projection import MarketDataProjection, ProjectionState, parse_entry_id
+from castle.symbols import Symbol, default_symbols
+from matching_container.engine import JsonFormatter
+from matching_container.fanout import Fanout
+from matching_container.settings import EngineSettings, SettingsError
+
+log = logging.getLogger("castle.publisher")
+GROUP = "publisher"
+STALE_MS = 5_000  # a restart re-reads entries; older ones are history, not news
+FULL_BOOK = 1_000_000
+COMPACT = (",", ":")
+
+
+def state_key(symbol: str) -> str:
+    return f"castle:{{{symbol}}}:publisher:state"
+
+
+class Routes:
+    """stream -> connection ids, and each connection's `combined`; swapped whole by the refresher."""
+
+    def __init__(self, streams: dict[str, list[str]] | None = None, combined: dict[str, bool] | None = None):
+        self.streams = streams or {}
+        self.combined = combined or {}
+
+    def any(self, names: Iterable[str]) -> bool:
+        return any(n in self.streams for n in names)
+
+
+class SymbolFeed:
+    """One symbol's publishing state."""
+
+    def __init__(self, symbol: Symbol, state: ProjectionState) -> None:
+        self.symbol = symbol
+        self.prefix = symbol.name.lower()
+        self.projection = MarketDataProjection(state)
+        self.fast = msg.BookReplica()  # advanced every 100 ms
+        self.slow = msg.BookReplica()  # advanced every 1 s
+        self.top: tuple | None = None
+        self.ticker_sent: tuple | None = None
+        self.kline_closed: dict[str, int] = {}  # interval -> open time of the last candle sent closed
+
+
+class Publisher:
+    def __init__(self, client: redis.Redis, symbols: Iterable[Symbol], send: Callable[[str, bytes], None],
+                 clock: Callable[[], float] = time.time, consumer: str = "publisher", block_ms: int = 100,
+                 count: int = 1000) -> None:
+        self.client = client
+        self.send = send
+        self.clock = clock
+        self.consumer = consumer
+        self.block_ms = block_ms
+        self.count = count
+        self.mirror = RedisBookMirror(client)
+        self.reader = RedisMarketDataReader(client)
+        self.symbols = {s.name: s for s in symbols}
+        self.symbol_of = {events_key(s): s for s in self.symbols}
+        self.feeds: dict[str, SymbolFeed] = {}
+        self.routes = Routes()
+        self.next_fast = 0.0
+        self.next_slow = 0.0
+
+    # ------------------------------------------------------------ plumbing
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def emit(self, stream: str, payload: dict | list) -> None:
+        """Send one message to every subscriber of `stream` (serialised once per shape)."""
+        routes = self.routes
+        connections = routes.streams.get(stream)
+        if not connections:
+            return
+        raw = wrapped = None
+        for connection_id in connections:
+            if routes.combined.get(connection_id):
+                wrapped = wrapped or json.dumps(msg.combined(stream, payload), separators=COMPACT).encode()
+                self.send(connection_id, wrapped)
+            else:
+                raw = raw or json.dumps(payload, separators=COMPACT).encode()
+                self.send(connection_id, raw)
+
+    # -------------------------------------------------------------- events
+    def recover(self) -> None:
+        for key, name in self.symbol_of.items():
+            try:
+                self.client.xgroup_create(key, GROUP, id="0", mkstream=True)
+            except redis.ResponseError as e:
+                if "BUSYGROUP" not in str(e):
+                    raise
+            raw = self.client.get(state_key(name))
+            state = ProjectionState() if raw is None else ProjectionState.from_dict(json.loads(raw))
+            self.feeds[name] = SymbolFeed(self.symbols[name], state)
+            self.client.xautoclaim(key, GROUP, self.consumer, 0, "0-0", count=self.count)
+        while self._read("0", block=None):
+            pass
+        log.info("recovered: %s", ", ".join(f"{s}@{f.projection.state.cursor}" for s, f in self.feeds.items()))
+
+    def _read(self, position: str, block: int | None) -> int:
+        reply = self.client.xreadgroup(GROUP, self.consumer, {k: position for k in self.symbol_of},
+                                       count=self.count, block=block)
+        handled = 0
+        for key, entries in reply or ():
+            if entries:
+                self.apply(self.symbol_of[key], entries)
+                handled += len(entries)
+        return handled
+
+    def apply(self, name: str, entries: list) -> None:
+        feed = self.feeds[name]
+        projection = feed.projection
+        for entry_id, fields in entries:
+            if fields is None:
+                continue
+            try:
+                event = json.loads(fields["event"])
+            except (KeyError, ValueError):
+                log.error("malformed event %s on %s", entry_id, name)
+                continue
+            projection.apply(entry_id, event)
+        changes = projection.take_changes()
+        pipe = self.client.pipeline(transaction=True)
+        pipe.set(state_key(name), json.dumps(projection.state.to_dict(), separators=COMPACT))
+        pipe.xack(events_key(name), GROUP, *[e[0] for e in entries])
+        pipe.execute()
+        now = self.now_ms()
+        fresh_from = now - STALE_MS
+        if parse_entry_id(entries[-1][0])[0] < fresh_from:
+            return
+        symbol, prefix = feed.symbol, feed.prefix
+        for trade in changes.trades:
+            self.emit(f"{prefix}@trade", msg.trade(symbol, trade, now))
+        for agg in changes.aggs.values():
+            self.emit(f"{prefix}@aggTrade", msg.agg_trade(symbol, agg, now))
+        for interval, candles in changes.klines.items():
+            stream = f"{prefix}@kline_{interval}"
+            if stream in self.routes.streams:
+                for candle in candles.values():
+                    self.emit(stream, msg.kline(symbol, interval, candle, now, close_time(interval, candle.open_time) < now))
+
+    # --------------------------------------------------------------- depth
+    def tick_depth(self, slow: bool) -> None:
+        now = self.now_ms()
+        for feed in self.feeds.values():
+            p = feed.prefix
+            fast_streams = [f"{p}@depth@100ms", f"{p}@bookTicker", f"{p}@ticker"]
+            fast_streams += [f"{p}@depth{n}@100ms" for n in msg.PARTIAL_DEPTHS]
+            slow_streams = [f"{p}@depth"] + [f"{p}@depth{n}" for n in msg.PARTIAL_DEPTHS]
+            want_fast = self.routes.any(fast_streams)
+            want_slow = slow and self.routes.any(slow_streams)
+            if not (want_fast or want_slow):
+                continue
+            last = int(self.client.get(f"castle:{{{feed.symbol.name}}}:depth:lastUpdateId") or 0)
+            book = None
+            if want_fast and last > feed.fast.last_update_id:
+                book = self.mirror.depth(feed.symbol.name, FULL_BOOK)
+                self._publish_depth(feed, feed.fast, book, "@100ms", now)
+                top = feed.fast.top()
+                if top != feed.top:
+                    feed.top = top
+                    self.emit(f"{p}@bookTicker", msg.book_ticker(feed.symbol, feed.fast.last_update_id, *top))
+            if want_slow and last > feed.slow.last_update_id:
+                book = book or self.mirror.depth(feed.symbol.name, FULL_BOOK)
+                self._publish_depth(feed, feed.slow, book, "", now)
+
+    def _publish_depth(self, feed: SymbolFeed, replica: msg.BookReplica, book, speed: str, now: int) -> None:
+        diff = replica.advance(book)
+        if diff is None:
+            return
+        first, last, bids, asks = diff
+        self.emit(f"{feed.prefix}@depth{speed}", msg.depth_update(feed.symbol, now, first, last, bids, asks))
+        for n in msg.PARTIAL_DEPTHS:
+            stream = f"{feed.prefix}@depth{n}{speed}"
+            if stream in self.routes.streams:
+                self.emit(stream, msg.partial_depth(feed.symbol, replica.snapshot(n), n))
+
+    # ------------------------------------------------------------- tickers
+    def tick_tickers(self) -> None:
+        now = self.now_ms()
+        minis = []
+        want_all = "!miniTicker@arr" in self.routes.streams
+        for feed in self.feeds.values():
+            p = feed.prefix
+            self._close_klines(feed, now)
+            if not (want_all or self.routes.any((f"{p}@miniTicker", f"{p}@ticker"))):
+                continue
+            opened, _ = views.ticker_window(now)
+            minutes, before = self.reader.klines(feed.symbol.name, "1m", opened, now)
+            stats = views.day_stats(minutes, now, before, self.reader.last_trade(feed.symbol.name))
+            key = (stats.last_id, stats.count, stats.open, stats.volume)
+            if key == feed.ticker_sent:
+                continue
+            feed.ticker_sent = key
+            mini = msg.mini_ticker(feed.symbol, stats, now)
+            minis.append(mini)
+            self.emit(f"{p}@miniTicker", mini)
+            bid, ask = feed.fast.top() if feed.fast.loaded else self.reader.book_top(feed.symbol.name)
+            self.emit(f"{p}@ticker", msg.ticker(feed.symbol, stats, bid, ask, now))
+        if minis:
+            self.emit("!miniTicker@arr", minis)
+
+    def _close_klines(self, feed: SymbolFeed, now: int) -> None:
+        """Binance sends a candle once more when it closes (`x: true`)."""
+        for interval in INTERVALS:
+            stream = f"{feed.prefix}@kline_{interval}"
+            candle = feed.projection.state.klines.get(interval)
+            if candle is None or stream not in self.routes.streams:
+                continue
+            if close_time(interval, candle.open_time) < now and feed.kline_closed.get(interval) != candle.open_time:
+                feed.kline_closed[interval] = candle.open_time
+                self.emit(stream, msg.kline(feed.symbol, interval, candle, now, True))
+
+    # ---------------------------------------------------------------- loop
+    def step(self) -> None:
+        now = self.clock()
+        wait_ms = max(1, min(self.block_ms, int((self.next_fast - now) * 1000)))
+        self._read(">", block=wait_ms)
+        now = self.clock()
+        if now >= self.next_fast:
+            slow = now >= self.next_slow
+            self.tick_depth(slow)
+            self.next_fast = now + 0.1
+            if slow:
+                self.tick_tickers()
+                self.next_slow = now + 1.0
+
+    def run(self, stop: threading.Event) -> None:
+        self.recover()
+        log.info("ready: %s", ", ".join(self.feeds))
+        while not stop.is_set():
+            try:
+                self.step()
+            except redis.RedisError:
+                log.exception("redis error; resuming from the pending entries")
+                stop.wait(1.0)
+                if not stop.is_set():
+                    self.recover()
+        log.info("stopped")
+
+
+class RouteRefresher:
+    """Re-reads the subscriptions in the background and hands the publisher a fresh `Routes`."""
+
+    def __init__(self, store, publisher: Publisher, fanout: Fanout | None = None, every_s: float = 0.5) -> None:
+        self.store, self.publisher, self.fanout, self.every_s = store, publisher, fanout, every_s
+
+    def refresh(self) -> None:
+        streams, combined = self.store.snapshot()
+        self.publisher.routes = Routes(streams, combined)
+        if self.fanout is not None:
+            self.fanout.forget(set(combined))
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.refresh()
+            except Exception:
+                log.exception("could not read the subscriptions")
+            stop.wait(self.every_s)
+
+
+def bootstrap(settings: EngineSettings, environ=os.environ):
+    import boto3
+
+    from castle.adapters.connections import ApiGatewayConnections
+    from castle.adapters.subscriptions import DynamoSubscriptions
+
+    store = DynamoSubscriptions(boto3.resource("dynamodb").Table(environ["CONNECTIONS_TABLE"]))
+    poster = ApiGatewayConnections(environ["WS_MANAGEMENT_URL"])
+    fanout = Fanout(poster, on_gone=store.close, workers=int(environ.get("CASTLE_FANOUT_WORKERS", "8")))
+    listed = default_symbols()
+    publisher = Publisher(connect(settings.redis_url), [listed[s] for s in settings.symbols], fanout.send)
+    return publisher, RouteRefresher(store, publisher, fanout), fanout
+
+
+def main() -> int:
+    try:
+        settings = EngineSettings.from_env()
+        for name in ("CONNECTIONS_TABLE", "WS_MANAGEMENT_URL"):
+            if not os.environ.get(name):
+                raise SettingsError(f"{name} is required")
+    except SettingsError as e:
+        print(f"market-data publisher: {e}", file=sys.stderr)
+        return 2
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    publisher, refresher, fanout = bootstrap(settings)
+    refresher.refresh()
+    threading.Thread(target=refresher.run, args=(stop,), name="routes", daemon=True).start()
+    publisher.run(stop)
+    fanout.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
