@@ -87,7 +87,7 @@ class LocalCloud:
         self.announce("ministack", f"{ms.url}  (AWS_ENDPOINT_URL; log {self._rel(ms.log)})")
         timings["ministack"] = time.monotonic() - t0
 
-        admin_token = secrets.token_urlsafe(32)  # a new one per run, in .castle/local.env
+        admin_token = secrets.token_hex(32)  # hex: never starts with "-" (argv). A new one per run, in .castle/local.env
         stack = deploy(
             self.root, ms.url, {"RedisUrl": redis_url, "AdminToken": admin_token}, log=self.state / "deploy.log"
         )

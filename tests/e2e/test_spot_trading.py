@@ -25,7 +25,7 @@ CASTLE = str(Path(sys.executable).parent / "castle")
 
 def castle(cloud, *args: str) -> dict:
     out = subprocess.run(
-        [CASTLE, *args, "--url", cloud.edge_url, "--token", cloud.info.admin_token],
+        [CASTLE, *args, "--url", cloud.edge_url, f"--token={cloud.info.admin_token}"],
         capture_output=True, text=True, timeout=60,
     )
     assert out.returncode == 0, out.stderr

@@ -47,10 +47,11 @@ def test_up_prints_each_component_and_ctrl_c_stops_them_all():
     out = "".join(lines) + proc.communicate(timeout=20)[0]
 
     assert proc.returncode == 0, out
-    assert any(line.startswith("redis     redis://127.0.0.1:") for line in lines), out
-    assert any(line.startswith("matching  pid ") for line in lines), out
-    assert any(line.startswith("ministack http://127.0.0.1:") for line in lines), out
-    assert any(line.startswith(f"edge      http://127.0.0.1:{env['CASTLE_PORT']}") for line in lines), out
+    announced = {line.split()[0]: line.split()[1] for line in lines if len(line.split()) > 1}
+    assert announced["redis"].startswith("redis://127.0.0.1:"), out
+    assert announced["matching"] == "pid", out
+    assert announced["ministack"].startswith("http://127.0.0.1:"), out
+    assert announced["edge"] == f"http://127.0.0.1:{env['CASTLE_PORT']}", out
     assert any(line.startswith("castle is up in ") for line in lines), out
     assert len(children) >= 4, out  # redis, ministack, matching, settlement (+ the market-data projector)
     assert not [pid for pid in children if alive(pid)]
