@@ -4,13 +4,17 @@
     castle account fund --account N --fund ASSET=AMOUNT
     castle account show --account N
     castle keys create --account N --permissions read,trade [--ed25519-public-key PEM] [--ip 1.2.3.4]
+    castle audit                                             -> the ledger audit, run now; exit 1 if imbalanced
 
 The base URL and the admin token come from --url / --token, else the
 environment (CASTLE_URL, CASTLE_ADMIN_TOKEN), else .castle/local.env, which
 `make up` writes. Output is JSON on stdout; errors are Binance's
 {"code", "msg"} on stderr with exit status 1.
 
-New commands go in COMMANDS: (group, name) -> (argument setup, handler).
+New commands go in COMMANDS: (group, name) -> (argument setup, handler); a
+name of None makes the group itself the command (`castle audit`). A handler
+raises Failed when the command ran but its answer is a failure: the answer
+still goes to stdout, and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -74,6 +78,14 @@ class CliError(Exception):
         self.body = body
 
 
+class Failed(Exception):
+    """The command ran, and its answer (on stdout) is a failure: exit status 1."""
+
+    def __init__(self, result: dict) -> None:
+        super().__init__(json.dumps(result))
+        self.result = result
+
+
 def parse_funds(items: list[str] | None) -> dict[str, str]:
     funds: dict[str, str] = {}
     for item in items or []:
@@ -112,6 +124,13 @@ def keys_create(client: CastleClient, args) -> dict:
     return client.call("POST", f"/accounts/{args.account}/keys", body)
 
 
+def audit(client: CastleClient, args) -> dict:
+    report = client.call("POST", "/audit")
+    if not report.get("balanced"):
+        raise Failed(report)
+    return report
+
+
 def _request_id() -> str:
     return str(uuid.uuid4())  # one per command: a retried request funds once
 
@@ -147,7 +166,7 @@ COMMANDS: dict[tuple[str, str], tuple[Callable[[argparse.ArgumentParser], None],
     ("account", "fund"): (_fund_args, account_fund, "fund an account (the faucet)"),
     ("account", "show"): (_account, account_show, "an account's commission and balances"),
     ("keys", "create"): (_keys_args, keys_create, "add an API key (HMAC, or Ed25519 with your public key)"),
-    # ("audit", ...): the ledger audit (castle audit) goes here.
+    ("audit", None): (lambda p: None, audit, "run the ledger audit now: per asset, balances = funded - withdrawn"),
 }
 
 
@@ -160,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", required=True)
     subparsers: dict[str, argparse._SubParsersAction] = {}
     for (group, name), (setup, handler, help_text) in COMMANDS.items():
+        if name is None:
+            sub = groups.add_parser(group, help=help_text, parents=[common])
+            setup(sub)
+            sub.set_defaults(handler=handler)
+            continue
         if group not in subparsers:
             subparsers[group] = groups.add_parser(group).add_subparsers(dest="command", required=True)
         sub = subparsers[group].add_parser(name, help=help_text, parents=[common])
@@ -181,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         result = args.handler(client, args)
     except CliError as e:
         print(json.dumps(e.body), file=sys.stderr)
+        return 1
+    except Failed as e:
+        print(json.dumps(e.result, indent=2))
         return 1
     print(json.dumps(result, indent=2))
     return 0

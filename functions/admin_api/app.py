@@ -12,6 +12,8 @@ EXTERNAL (castle.ledger.fund), applied once per `requestId` and asset.
 - POST /accounts/{id}/fund {"fund": {...}, "requestId"} -> {"accountId", "balances"}
 - POST /accounts/{id}/keys {"permissions", "ed25519PublicKey", "ipAllowList"}
   -> {"accountId", "apiKey", "keyType", "secretKey" (HMAC only)}
+- POST /audit -> the ledger audit, run now (castle.ledger_audit, as the schedule runs it):
+  {"ts", "balanced", "assets": [{"asset", "held", "external", "totalsHeld", "balanced"}]}
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from castle.accounts import BALANCE_SCALE, account_info
 from castle.auth import Permission
 from castle.errors import CastleError
 from castle.ledger import fund
+from castle.ledger_audit import run_audit
 from castle.money import format_units, parse_units
 
 logger = Logger()
@@ -74,6 +77,15 @@ def ledger():
     from castle.adapters.dynamo_ledger import DynamoLedger
 
     return DynamoLedger(boto3.client("dynamodb"), os.environ["BALANCES_TABLE"])
+
+
+@cache
+def ledger_totals():
+    import boto3
+
+    from castle.adapters.dynamo_ledger import DynamoLedgerTotals
+
+    return DynamoLedgerTotals(boto3.client("dynamodb"), os.environ["BALANCES_TABLE"])
 
 
 class Funding(BaseModel):
@@ -177,6 +189,13 @@ def fund_account(account_id: int, request: Funding) -> dict:
 def add_key(account_id: int, request: NewKey) -> dict:
     existing(account_id)
     return create_key(account_id, request)
+
+
+@app.post(f"{PREFIX}/audit")
+def audit_now() -> dict:
+    report = run_audit(ledger(), ledger_totals(), now_ms())
+    logger.info("ledger audit", balanced=report["balanced"], assets=len(report["assets"]))
+    return report
 
 
 # ---------------------------------------------------------------- errors, once

@@ -1,8 +1,9 @@
 """The scheduled ledger audit: per asset, every balance adds up to funded minus withdrawn.
 
 Scans every balance, compares it with the EXTERNAL account and with the
-stream-kept running totals (`castle.ledger.audit`), and records the report as
-`AUDIT`/`LATEST`. An imbalance is logged as an error with the assets at fault.
+stream-kept running totals, and records the report as `AUDIT`/`LATEST`
+(castle.ledger_audit, shared with the admin API's `castle audit`). An
+imbalance is logged as an error with the assets at fault.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 import boto3
 from aws_lambda_powertools import Logger
 from castle.adapters.dynamo_ledger import DynamoLedger, DynamoLedgerTotals
-from castle.ledger import audit
+from castle.ledger_audit import run_audit
 
 logger = Logger()
 _client = boto3.client("dynamodb")
@@ -21,24 +22,9 @@ ledger = DynamoLedger(_client, os.environ["BALANCES_TABLE"])
 totals = DynamoLedgerTotals(_client, os.environ["BALANCES_TABLE"])
 
 
-def run_audit(now_ms: int) -> dict:
-    results = audit(ledger.all_balances(), totals.totals())
-    report = {
-        "ts": now_ms,
-        "balanced": all(r.balanced for r in results),
-        "assets": [
-            {"asset": r.asset, "held": r.held, "external": r.external, "totalsHeld": r.totals_held,
-             "balanced": r.balanced}
-            for r in results
-        ],
-    }
-    totals.record_audit(report)
-    return report
-
-
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context) -> dict:
-    report = run_audit(int(time.time() * 1000))
+    report = run_audit(ledger, totals, int(time.time() * 1000))
     if report["balanced"]:
         logger.info("ledger audit balanced", extra={"assets": len(report["assets"])})
     else:
