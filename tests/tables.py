@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -31,3 +33,20 @@ def create_table_from_template(dynamodb, logical_id: str, name: str) -> None:
     if "StreamSpecification" in args:  # CloudFormation implies StreamEnabled; the API wants it said
         args["StreamSpecification"] = {"StreamEnabled": True, **args["StreamSpecification"]}
     dynamodb.create_table(TableName=name, **args)
+
+
+@contextmanager
+def moto_tables(monkeypatch, tables: dict[str, str]) -> Iterator:
+    """moto with dummy credentials and the named template tables ({logical id: table name}); yields a client."""
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        for logical_id, name in tables.items():
+            create_table_from_template(client, logical_id, name)
+        yield client

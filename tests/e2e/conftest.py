@@ -8,8 +8,11 @@ resources through boto3 pointed at the emulator.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -82,3 +85,16 @@ def eventually(check: Callable[[], object], timeout_s: float = 20.0, interval_s:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met after {timeout_s:.0f}s (last value {value!r})")
         time.sleep(interval_s)
+
+
+CASTLE = str(Path(sys.executable).parent / "castle")
+
+
+def castle(cloud: Cloud, *args: str) -> dict:
+    """Run the `castle` CLI against the cloud's edge with its admin token; its JSON answer."""
+    out = subprocess.run(
+        [CASTLE, *args, "--url", cloud.edge_url, f"--token={cloud.info.admin_token}"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)

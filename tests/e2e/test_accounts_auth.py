@@ -11,28 +11,17 @@ import base64
 import hashlib
 import hmac
 import json
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
+
+from tests.e2e.conftest import castle
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-CASTLE = str(Path(sys.executable).parent / "castle")
-
-
-def castle(cloud, *args: str) -> dict:
-    out = subprocess.run(
-        [CASTLE, *args, "--url", cloud.edge_url, f"--token={cloud.info.admin_token}"],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
 
 
 def call(cloud, method: str, path: str, query: str = "", headers: dict | None = None, body: str = ""):

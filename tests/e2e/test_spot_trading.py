@@ -7,29 +7,15 @@ orders and trades are then read back through the same clients.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import ccxt
 import pytest
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
-from tests.e2e.conftest import eventually
+from tests.e2e.conftest import castle, eventually
 
-CASTLE = str(Path(sys.executable).parent / "castle")
-
-
-def castle(cloud, *args: str) -> dict:
-    out = subprocess.run(
-        [CASTLE, *args, "--url", cloud.edge_url, f"--token={cloud.info.admin_token}"],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
 
 
 def binance_client(cloud, account: dict) -> Client:

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from castle.adapters.dynamo_ledger import DynamoLedger, DynamoLedgerTotals
 from castle.errors import CastleError
 from castle.ledger import fund, hold, release, withdraw
-from moto import mock_aws
+from tests.tables import moto_tables
 
 TABLE = "castle-balances"
 
 
 @pytest.fixture
 def client(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        c = boto3.client("dynamodb", region_name="us-east-1")
-        c.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "PK", "AttributeType": "S"},
-                {"AttributeName": "SK", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with moto_tables(monkeypatch, {"BalancesTable": TABLE}) as c:
         yield c
 
 

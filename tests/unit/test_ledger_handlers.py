@@ -7,9 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
+from tests.tables import moto_tables
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 TABLE = "castle-balances"
@@ -30,19 +29,8 @@ class FakeLambdaContext:
 
 @pytest.fixture
 def table(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("BALANCES_TABLE", TABLE)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "PK", "AttributeType": "S"},
-                {"AttributeName": "SK", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with moto_tables(monkeypatch, {"BalancesTable": TABLE}) as client:
         yield client
 
 

@@ -18,12 +18,13 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from matching_container.settlement import SymbolSettlement
-from tests.tables import create_table_from_template
+from tests.tables import create_table_from_template, moto_tables
 
 SYMBOL = default_symbols()["BTCUSDT"]
 UNIT = 10**8
 P = 3_000_000  # 30,000.00 USDT in ticks
 ALICE, BOB = 1, 2
+TABLES = {"OrdersTable": "orders", "TradesTable": "trades", "BalancesTable": "balances"}
 
 
 class Exchange:
@@ -75,15 +76,7 @@ class Exchange:
 
 @pytest.fixture
 def client(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        c = boto3.client("dynamodb")
-        create_table_from_template(c, "OrdersTable", "orders")
-        create_table_from_template(c, "TradesTable", "trades")
-        create_table_from_template(c, "BalancesTable", "balances")
+    with moto_tables(monkeypatch, TABLES) as c:
         yield c
 
 
@@ -186,7 +179,7 @@ def conserved(ex: Exchange) -> bool:
 def test_any_flow_conserves_money_and_leaves_nothing_locked(client, flow):
     for table in ("orders", "trades", "balances"):
         client.delete_table(TableName=table)
-    for logical, table in (("OrdersTable", "orders"), ("TradesTable", "trades"), ("BalancesTable", "balances")):
+    for logical, table in TABLES.items():
         create_table_from_template(client, logical, table)
     ex = Exchange(client)
     for account in (ALICE, BOB):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from castle.accounts import Commission
 from castle.adapters.dynamo_ledger import DynamoLedger
@@ -13,10 +12,9 @@ from castle.ledger import fund
 from castle.matching import MatchingEngine
 from castle.symbols import default_symbols
 from castle.trading import Trading
-from moto import mock_aws
 
 from matching_container.settlement import SymbolSettlement
-from tests.tables import create_table_from_template
+from tests.tables import moto_tables
 
 SYMBOLS = default_symbols()
 UNIT = 10**8
@@ -47,14 +45,8 @@ class InProcessEngine:
 
 @pytest.fixture
 def service(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("dynamodb")
-        for logical, name in (("OrdersTable", "orders"), ("TradesTable", "trades"), ("BalancesTable", "balances")):
-            create_table_from_template(client, logical, name)
+    tables = {"OrdersTable": "orders", "TradesTable": "trades", "BalancesTable": "balances"}
+    with moto_tables(monkeypatch, tables) as client:
         ledger = DynamoLedger(client, "balances")
         ledger.apply(fund("f1", str(ALICE), "USDT", 100_000 * UNIT, 1))
         ledger.apply(fund("f2", str(BOB), "BTC", 5 * UNIT, 1))

@@ -16,9 +16,9 @@ transaction), so an entry applies whole or not at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-
 from botocore.exceptions import ClientError
+
+from castle.adapters.dynamo import paginate
 
 from castle import errors
 from castle.ledger import SYSTEM_ACCOUNTS, Bucket, LedgerEntry
@@ -112,7 +112,7 @@ class DynamoLedger:
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :b)",
             "ExpressionAttributeValues": {":pk": {"S": f"ACCOUNT#{account}"}, ":b": {"S": "BALANCE#"}},
         }
-        for item in _paginate(self.client.query, kwargs):
+        for item in paginate(self.client.query, kwargs):
             out[item["asset"]["S"]] = (int(item.get("free", {"N": "0"})["N"]), int(item.get("locked", {"N": "0"})["N"]))
         return out
 
@@ -124,7 +124,7 @@ class DynamoLedger:
             "FilterExpression": "begins_with(SK, :b)",
             "ExpressionAttributeValues": {":b": {"S": "BALANCE#"}},
         }
-        for item in _paginate(self.client.scan, kwargs):
+        for item in paginate(self.client.scan, kwargs):
             key = (item["account"]["S"], item["asset"]["S"])
             out[key] = int(item.get("free", {"N": "0"})["N"]) + int(item.get("locked", {"N": "0"})["N"])
         return out
@@ -184,7 +184,7 @@ class DynamoLedgerTotals:
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :a)",
             "ExpressionAttributeValues": {":pk": {"S": "TOTALS"}, ":a": {"S": "ASSET#"}},
         }
-        return {item["asset"]["S"]: int(item["held"]["N"]) for item in _paginate(self.client.query, kwargs)}
+        return {item["asset"]["S"]: int(item["held"]["N"]) for item in paginate(self.client.query, kwargs)}
 
     def mark_fault(self, entry_id: str) -> bool:
         """Record a one-time injected fault; True the first time (the caller then fails once)."""
@@ -214,12 +214,3 @@ class DynamoLedgerTotals:
     def latest_audit(self) -> dict | None:
         item = self.client.get_item(TableName=self.table, Key={"PK": {"S": "AUDIT"}, "SK": {"S": "LATEST"}}).get("Item")
         return None if item is None else json.loads(item["report"]["S"])
-
-
-def _paginate(call, kwargs: dict) -> Iterator[dict]:
-    while True:
-        page = call(**kwargs)
-        yield from page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}

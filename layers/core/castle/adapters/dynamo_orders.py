@@ -15,9 +15,9 @@ nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from botocore.exceptions import ClientError
+
+from castle.adapters.dynamo import paginate
 
 from castle.adapters.dynamo_ledger import DynamoLedger
 from castle.ledger import LedgerEntry
@@ -97,7 +97,7 @@ class DynamoOrders:
             "ExpressionAttributeValues": {":p": {S: f"PENDING#{symbol}"}, ":t": {N: str(before_ms)}},
         }
         out = []
-        for item in _paginate(self.client.query, kwargs):
+        for item in paginate(self.client.query, kwargs):
             _, symbol_part, order_part = item["SK"][S].split("#")
             out.append((int(item["PK"][S].removeprefix("ACCOUNT#")), int(order_part)))
         return out
@@ -123,7 +123,7 @@ class DynamoOrders:
             values[":s"] = {S: f"{symbol}#"}
         kwargs = {"TableName": self.orders_table, "IndexName": "OpenOrdersByAccount",
                   "KeyConditionExpression": condition, "ExpressionAttributeValues": values}
-        return [from_item(i) for i in _paginate(self.client.query, kwargs) if i.get("status", {}).get(S)]
+        return [from_item(i) for i in paginate(self.client.query, kwargs) if i.get("status", {}).get(S)]
 
     def all_orders(self, account: int, symbol: str, from_id: int = 0, limit: int = 500) -> list[OrderRecord]:
         kwargs = {
@@ -239,12 +239,3 @@ def _plain(item: dict) -> dict:
         elif S in value:
             out[name] = value[S]
     return out
-
-
-def _paginate(call, kwargs: dict) -> Iterator[dict]:
-    while True:
-        page = call(**kwargs)
-        yield from page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
