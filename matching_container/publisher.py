@@ -37,6 +37,7 @@ import redis
 
 from castle.adapters.redis_marketdata import RedisMarketDataReader
 from castle.adapters.redis_streams import RedisBookMirror, connect, events_key
+from castle.adapters.subscriptions import USER_STREAM_PREFIX
 from castle.marketdata import stream_messages as msg
 from castle.marketdata import views
 from castle.marketdata.intervals import INTERVALS, close_time
@@ -85,8 +86,10 @@ class SymbolFeed:
 class Publisher:
     def __init__(self, client: redis.Redis, symbols: Iterable[Symbol], send: Callable[[str, bytes], None],
                  clock: Callable[[], float] = time.time, consumer: str = "publisher", block_ms: int = 100,
-                 count: int = 1000) -> None:
+                 count: int = 1000, close_user: Callable[[str], None] = lambda _: None) -> None:
         self.client = client
+        self.close_user = close_user  # forgets a user-data connection whose key expired
+        self.expired: set[str] = set()
         self.send = send
         self.clock = clock
         self.consumer = consumer
@@ -238,6 +241,20 @@ class Publisher:
             self.emit(f"{p}@ticker", msg.ticker(feed.symbol, stats, bid, ask, now))
         if minis:
             self.emit("!miniTicker@arr", minis)
+        self.check_listen_keys(now)
+
+    def check_listen_keys(self, now: int) -> None:
+        """Binance: a closed or expired listenKey gets `listenKeyExpired`, and its stream stops."""
+        for stream, connections in list(self.routes.streams.items()):
+            if not stream.startswith(USER_STREAM_PREFIX) or stream in self.expired:
+                continue
+            key = stream[len(USER_STREAM_PREFIX):]
+            if self.client.exists(f"castle:listenkey:{key}"):
+                continue
+            self.expired.add(stream)
+            self.emit(stream, msg.listen_key_expired(key, now))
+            for connection_id in connections:
+                self.close_user(connection_id)
 
     def _close_klines(self, feed: SymbolFeed, now: int) -> None:
         """Binance sends a candle once more when it closes (`x: true`)."""
@@ -309,7 +326,8 @@ def bootstrap(settings: EngineSettings, environ=os.environ):
     poster = ApiGatewayConnections(environ["WS_MANAGEMENT_URL"])
     fanout = Fanout(poster, on_gone=store.close, workers=int(environ.get("CASTLE_FANOUT_WORKERS", "8")))
     listed = default_symbols()
-    publisher = Publisher(connect(settings.redis_url), [listed[s] for s in settings.symbols], fanout.send)
+    publisher = Publisher(connect(settings.redis_url), [listed[s] for s in settings.symbols], fanout.send,
+                          close_user=store.close)
     return publisher, RouteRefresher(store, publisher, fanout), fanout
 
 

@@ -41,6 +41,12 @@ def poster(request_context: dict) -> FramePoster:
 def on_connect(event: APIGatewayProxyEvent, connection_id: str) -> tuple[int, str]:
     """Binance: `/ws/<a>/<b>` and `/stream?streams=a/b` (the edge passes `?streams=` and `combined=true`)."""
     query = event.query_string_parameters or {}
+    listen_key = streams.listen_key_of(query.get("streams"))
+    if listen_key is not None:
+        # Not checked here (Redis is in the VPC, this function is not): the publisher tells an unknown
+        # or expired key `listenKeyExpired`.
+        store().open_user_stream(connection_id, listen_key, int(time.time()))
+        return 200, "user data stream"
     try:
         names = streams.parse_stream_list(query.get("streams"), SYMBOLS)
     except ValueError as e:

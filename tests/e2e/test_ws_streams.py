@@ -156,3 +156,18 @@ def test_a_local_book_from_depth_and_diffs_equals_the_engine_book(local_cloud, b
             return last
 
     assert asyncio.run(scenario()) > 0
+
+
+def test_a_user_data_connection_hears_listen_key_expired_when_its_key_is_closed(local_cloud, buyer):
+    client = binance_client(local_cloud, buyer)
+    key = client.stream_get_listen_key()
+
+    async def scenario():
+        async with websockets.connect(ws_url(local_cloud, f"/ws/{key}")) as ws:
+            await asyncio.sleep(SUBSCRIBED_S)
+            await asyncio.to_thread(client.stream_close, key)
+            return await collect(ws, lambda fs: any(f.get("e") == "listenKeyExpired" for f in fs))
+
+    frames = asyncio.run(scenario())
+    expired = next(f for f in frames if f.get("e") == "listenKeyExpired")
+    assert expired["listenKey"] == key and isinstance(expired["E"], int)

@@ -112,3 +112,17 @@ def test_a_restarted_publisher_resumes_without_resending_and_with_a_gap_in_depth
     assert [t["t"] for t in trades] == [1, 2, 3] and before == 1
     diffs = [m for c, m in sent if c == "raw" and m.get("e") == "depthUpdate"]
     assert diffs[-1]["U"] > last_u + 1  # a gap: Binance's procedure makes the client resync
+
+
+def test_a_closed_listen_key_gets_listen_key_expired_once(world, redis_client):
+    from castle.adapters.redis_listen_keys import RedisListenKeys
+
+    publisher, _, _, sent = world
+    pub = publisher()
+    keys = RedisListenKeys(redis_client)
+    live, dead = keys.create(7), keys.create(8)
+    keys.close(8, dead)
+    pub.routes = Routes({f"listenKey@{live}": ["u1"], f"listenKey@{dead}": ["u2"]}, {"u1": False, "u2": False})
+    pub.tick_tickers()
+    pub.tick_tickers()
+    assert [(c, m["e"], m["listenKey"]) for c, m in sent] == [("u2", "listenKeyExpired", dead)]

@@ -189,3 +189,10 @@ def test_a_failing_connect_is_refused_without_raising(world, monkeypatch):
     monkeypatch.setenv("CONNECTIONS_TABLE", "no-such-table")
     app.store.cache_clear()
     assert invoke(event("ws_connect")) == {"statusCode": 500}
+
+
+def test_connect_with_a_listen_key_opens_the_accounts_user_stream(world):
+    key = "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1"[:60]
+    assert invoke(event("ws_connect", queryStringParameters={"streams": key})) == {"statusCode": 200}
+    assert app.store().subscribers(f"listenKey@{key}") == [connection_id()]
+    assert app.store().session(connection_id()).streams == ()  # LIST_SUBSCRIPTIONS shows no market stream

@@ -43,6 +43,15 @@ def is_valid_stream(name: object, symbols: Iterable[str]) -> bool:
     return bool(at) and symbol.islower() and symbol.upper() in symbols and SYMBOL_STREAMS.fullmatch(kind) is not None
 
 
+LISTEN_KEY = re.compile(r"[A-Za-z0-9]{60}")
+
+
+def listen_key_of(text: str | None) -> str | None:
+    """`/ws/<listenKey>`: Binance's user data stream URL carries the 60-character key in the stream's place."""
+    name = (text or "").strip("/")
+    return name if LISTEN_KEY.fullmatch(name) else None
+
+
 def parse_stream_list(text: str | None, symbols: Iterable[str]) -> list[str]:
     """The `streams=a/b/c` of a connect URL: every name valid, duplicates dropped, order kept.
 

@@ -20,6 +20,11 @@ from castle.streams import Session
 
 CONNECTION_LIFETIME_S = 24 * 3600 + 600
 SUBSCRIBERS_INDEX = "SubscribersByStream"
+USER_STREAM_PREFIX = "listenKey@"
+
+
+def user_stream(listen_key: str) -> str:
+    return USER_STREAM_PREFIX + listen_key
 
 
 class DynamoSubscriptions:
@@ -54,6 +59,20 @@ class DynamoSubscriptions:
             )
             for stream in streams:
                 batch.put_item(Item=self._stream_item(connection_id, stream, expires_at))
+
+    def open_user_stream(self, connection_id: str, listen_key: str, now_s: int) -> None:
+        """A `/ws/<listenKey>` connection: its user data stream, found by the publisher as `listenKey@<key>`.
+
+        The item's SK is not STREAM#, so LIST_SUBSCRIPTIONS does not list it.
+        """
+        self.open(connection_id, [], False, now_s)
+        self.table.put_item(Item={
+            "PK": self._pk(connection_id),
+            "SK": f"USER#{listen_key}",
+            "Stream": user_stream(listen_key),
+            "ConnectionId": connection_id,
+            "ExpiresAt": now_s + CONNECTION_LIFETIME_S,
+        })
 
     def _items(self, connection_id: str) -> list[dict]:
         items, kwargs = [], {"KeyConditionExpression": Key("PK").eq(self._pk(connection_id)), "ConsistentRead": True}
