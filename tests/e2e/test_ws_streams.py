@@ -18,7 +18,8 @@ import pytest
 import requests
 import websockets
 
-from tests.e2e.test_spot_trading import binance_client, castle
+from tests.e2e.conftest import castle
+from tests.e2e.test_spot_trading import binance_client
 
 SUBSCRIBED_S = 1.5  # the publisher re-reads the subscriptions twice a second
 
