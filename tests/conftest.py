@@ -76,3 +76,10 @@ def redis_client(redis_url):
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def aws_region(monkeypatch):
+    """Lambda always has a region; tests get the same, whatever the shell exports."""
+    if not os.environ.get("AWS_DEFAULT_REGION") and not os.environ.get("AWS_REGION"):
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
