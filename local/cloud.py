@@ -24,7 +24,7 @@ from local.stack import Stack, aws_env, deploy
 ROOT = Path(__file__).resolve().parents[1]
 # The matching task's processes come back after a crash, as ECS restarts an essential container
 # (CASTLE_RESTART_MAX crashes a minute, then the launcher gives up and stops).
-RESTART_POLICY = RestartPolicy(max_crashes=int(os.environ.get("CASTLE_RESTART_MAX", "5")), window_s=60.0)
+RESTART_POLICY = RestartPolicy(max_crashes=int(os.environ.get("CASTLE_RESTART_MAX", "10")), window_s=60.0)
 
 
 @dataclass
@@ -129,8 +129,8 @@ class LocalCloud:
             "SNAPSHOTS_BUCKET": outputs.get("SnapshotsBucketName", ""),
             "SNAPSHOTS_KEY_ARN": outputs.get("SnapshotsKeyArn", ""),
             # Locally, snapshots come often, so that every restart exercises them.
-            "CASTLE_SNAPSHOT_EVERY_COMMANDS": os.environ.get("CASTLE_SNAPSHOT_EVERY_COMMANDS", "500"),
-            "CASTLE_SNAPSHOT_EVERY_S": os.environ.get("CASTLE_SNAPSHOT_EVERY_S", "10"),
+            "CASTLE_SNAPSHOT_EVERY_COMMANDS": os.environ.get("CASTLE_SNAPSHOT_EVERY_COMMANDS", "200"),
+            "CASTLE_SNAPSHOT_EVERY_S": os.environ.get("CASTLE_SNAPSHOT_EVERY_S", "5"),
             "CONNECTIONS_TABLE": outputs.get("ConnectionsTableName", ""),
             # ministack's @connections endpoint (castle.adapters.connections.management_endpoint's local form).
             "WS_MANAGEMENT_URL": f"{self.info.endpoint.rstrip('/')}/_aws/execute-api/"

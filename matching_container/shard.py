@@ -90,6 +90,8 @@ class ShardRunner:
                 self.source.seek(name, last_id)
             if self.snapshotter is not None:
                 self.snapshotter.loaded(name, snapshot, replayed, last_id)
+                if replayed:  # a fresh snapshot now: the next crash replays none of this again
+                    self.snapshotter.capture(engine)
             done_in = Recovery(snapshot.seq if snapshot else None, replayed, len(pending), engine.seq,
                                (time.perf_counter() - t0) * 1000)
             self.recoveries[name] = done_in

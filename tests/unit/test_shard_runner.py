@@ -247,3 +247,14 @@ def test_snapshot_ahead_of_the_checkpoint_is_ignored():
     shard.recover()
 
     assert shard.engines["BTCUSDT"].seq == 3
+
+
+def test_a_recovery_that_replayed_commands_snapshots_at_once():
+    journal, sink, store = InMemoryJournal(), InMemorySink(), InMemorySnapshots()
+    orders(journal, 1, 3)
+
+    shard = runner(journal, sink, store)
+    shard.recover()
+    shard.snapshotter.close()
+
+    assert [(s.symbol, s.seq) for s in store.saved] == [("BTCUSDT", 3)]
