@@ -9,15 +9,12 @@ SIGTERM (ECS stopping the task) and SIGINT finish the current batch and exit.
 
 from __future__ import annotations
 
-import json
-import logging
-import signal
 import sys
-import threading
 
 from castle.adapters.redis_streams import RedisBookMirror, RedisCommandStream, RedisEventLog, connect
 from castle.symbols import default_symbols
-from matching_container.settings import EngineSettings, SettingsError
+from matching_container.process import run_process
+from matching_container.settings import EngineSettings
 from matching_container.shard import ShardRunner
 from matching_container.snapshots import SnapshotPolicy
 
@@ -45,30 +42,8 @@ def s3_snapshots(settings: EngineSettings):
     return S3Snapshots(boto3.client("s3"), envelope, settings.snapshots_bucket)
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line, as CloudWatch Logs Insights reads it."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = {"level": record.levelname, "logger": record.name, "message": record.getMessage()}
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line)
-
-
 def main() -> int:
-    try:
-        settings = EngineSettings.from_env()
-    except SettingsError as e:
-        print(f"matching engine: {e}", file=sys.stderr)
-        return 2
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    bootstrap(settings).run(stop)
-    return 0
+    return run_process("matching engine", lambda settings, stop: bootstrap(settings).run(stop))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Iterable
@@ -23,8 +22,8 @@ import redis
 from castle.adapters.redis_marketdata import RedisMarketDataStore
 from castle.adapters.redis_streams import connect, events_key
 from castle.marketdata.projection import MarketDataProjection
-from matching_container.engine import JsonFormatter
-from matching_container.settings import EngineSettings, SettingsError
+from matching_container.process import run_process
+from matching_container.settings import EngineSettings
 
 log = logging.getLogger("castle.marketdata")
 
@@ -127,19 +126,7 @@ def bootstrap(settings: EngineSettings, client=None) -> Projector:
 
 
 def main() -> int:
-    try:
-        settings = EngineSettings.from_env()
-    except SettingsError as e:
-        print(f"market-data projector: {e}", file=sys.stderr)
-        return 2
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    bootstrap(settings).run(stop)
-    return 0
+    return run_process("market-data projector", lambda settings, stop: bootstrap(settings).run(stop))
 
 
 if __name__ == "__main__":

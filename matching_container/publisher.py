@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -43,9 +42,9 @@ from castle.marketdata import views
 from castle.marketdata.intervals import INTERVALS, close_time
 from castle.marketdata.projection import MarketDataProjection, ProjectionState, parse_entry_id
 from castle.symbols import Symbol, default_symbols
-from matching_container.engine import JsonFormatter
 from matching_container.fanout import Fanout
-from matching_container.settings import EngineSettings, SettingsError
+from matching_container.process import run_process
+from matching_container.settings import EngineSettings
 
 log = logging.getLogger("castle.publisher")
 GROUP = "publisher"
@@ -332,26 +331,15 @@ def bootstrap(settings: EngineSettings, environ=os.environ):
 
 
 def main() -> int:
-    try:
-        settings = EngineSettings.from_env()
-        for name in ("CONNECTIONS_TABLE", "WS_MANAGEMENT_URL"):
-            if not os.environ.get(name):
-                raise SettingsError(f"{name} is required")
-    except SettingsError as e:
-        print(f"market-data publisher: {e}", file=sys.stderr)
-        return 2
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    return run_process("market-data publisher", run, required_env=("CONNECTIONS_TABLE", "WS_MANAGEMENT_URL"))
+
+
+def run(settings: EngineSettings, stop: threading.Event) -> None:
     publisher, refresher, fanout = bootstrap(settings)
     refresher.refresh()
     threading.Thread(target=refresher.run, args=(stop,), name="routes", daemon=True).start()
     publisher.run(stop)
     fanout.close()
-    return 0
 
 
 if __name__ == "__main__":

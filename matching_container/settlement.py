@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -44,6 +43,8 @@ from castle.order_records import OrderRecord
 from castle.orders import OrderStatus, Side
 from castle.settlement import Commission, Hold, release_leftover, trade_entry, used_by_fill
 from castle.symbols import Symbol, default_symbols
+from matching_container.process import run_process
+from matching_container.settings import EngineSettings
 
 log = logging.getLogger("castle.settlement")
 GROUP = "settlement"
@@ -239,15 +240,14 @@ class SettlementWriter:
             self.step(pending=True)  # retries of failed entries
 
 
-def bootstrap() -> tuple[SettlementWriter, threading.Event]:
+def bootstrap(settings: EngineSettings) -> SettlementWriter:
     symbols = default_symbols()
-    owned = [s.strip() for s in os.environ.get("CASTLE_SYMBOLS", "").split(",") if s.strip()] or list(symbols)
     dynamodb = boto3.client("dynamodb")
     ledger = DynamoLedger(dynamodb, os.environ["BALANCES_TABLE"])
     orders = DynamoOrders(dynamodb, os.environ["ORDERS_TABLE"], os.environ["TRADES_TABLE"], ledger)
     commissions = AccountCommissions(os.environ.get("ACCOUNTS_TABLE", ""))
-    settlements = {name: SymbolSettlement(symbols[name], orders, commissions) for name in owned}
-    return SettlementWriter(connect(os.environ["REDIS_URL"]), settlements), threading.Event()
+    settlements = {name: SymbolSettlement(symbols[name], orders, commissions) for name in settings.symbols}
+    return SettlementWriter(connect(settings.redis_url), settlements)
 
 
 class AccountCommissions:
@@ -275,17 +275,15 @@ class AccountCommissions:
         return commission
 
 
-def main() -> int:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format='{"level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}')
-    writer, stop = bootstrap()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+def run(settings: EngineSettings, stop: threading.Event) -> None:
+    writer = bootstrap(settings)
     log.info("settlement writer ready: %s", ", ".join(writer.settlements))
     writer.run(stop)
     log.info("settlement writer stopped")
-    return 0
 
+
+def main() -> int:
+    return run_process("settlement writer", run, required_env=("ORDERS_TABLE", "TRADES_TABLE", "BALANCES_TABLE"))
 
 if __name__ == "__main__":
     sys.exit(main())
