@@ -1,4 +1,4 @@
-"""DynamoDB tables for adapter tests, built from template.yaml so tests cannot drift from it."""
+"""template.yaml for tests: loaded with CloudFormation's tags, and DynamoDB tables built from it."""
 
 from __future__ import annotations
 
@@ -50,3 +50,27 @@ def moto_tables(monkeypatch, tables: dict[str, str]) -> Iterator:
         for logical_id, name in tables.items():
             create_table_from_template(client, logical_id, name)
         yield client
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """Short tags become their long form (`!Ref X` -> {"Ref": "X"}, `!GetAtt A.B` -> {"Fn::GetAtt": [A, B]})."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _tag)
+
+
+def load_template() -> dict:
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=CloudFormationLoader)

@@ -16,30 +16,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.tables import CloudFormationLoader
+
 ROOT = Path(__file__).resolve().parents[2]
 MACHINES = sorted((ROOT / "statemachines").glob("*.asl.json"))
 TERMINAL = {"Succeed", "Fail"}
 MAX_ATTEMPTS = 5
 
 
-class CloudFormationLoader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _tag)
 RESOURCES = yaml.load((ROOT / "template.yaml").read_text(), Loader=CloudFormationLoader)["Resources"]
 STATE_MACHINES = {n: r for n, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::StateMachine"}
 
