@@ -115,8 +115,9 @@ class Supervisor:
                     continue
                 stop_group(c.proc, 1.0)  # whatever the dead leader left in its group
                 c.proc = _spawn(c.argv, c.cwd, c.env, c.log, "ab")
+                # Told before counted: whoever waits on `restarts` then finds the log line written.
+                self._tell(c, f"exited with status {status}; restarted as pid {c.proc.pid} (restart {c.restarts + 1})")
                 c.restarts += 1
-                self._tell(c, f"exited with status {status}; restarted as pid {c.proc.pid} (restart {c.restarts})")
 
     def _watch(self) -> None:
         while not self._stopping.wait(0.1):

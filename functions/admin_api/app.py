@@ -27,9 +27,7 @@ import uuid
 from functools import cache
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from castle import errors
 from castle.accounts import BALANCE_SCALE, account_info
 from castle.auth import Permission
-from castle.errors import CastleError
+from castle.adapters.http_errors import binance_error, install_binance_errors
 from castle.ledger import fund
 from castle.ledger_audit import run_audit
 from castle.money import format_units, parse_units
@@ -199,30 +197,7 @@ def audit_now() -> dict:
 
 
 # ---------------------------------------------------------------- errors, once
-def binance_error(error: CastleError, status: int | None = None) -> Response:
-    return Response(status or error.http_status, content_types.APPLICATION_JSON, error.to_dict())
-
-
-@app.exception_handler(CastleError)
-def on_castle_error(error: CastleError) -> Response:
-    return binance_error(error)
-
-
-@app.exception_handler(RequestValidationError)
-def on_invalid_request(error: RequestValidationError) -> Response:
-    first = error.errors()[0] if error.errors() else {}
-    return binance_error(errors.invalid_parameter(str(first.get("loc", ("", "parameter"))[-1])))
-
-
-@app.not_found
-def on_not_found(_: NotFoundError) -> Response:
-    return binance_error(errors.unsupported_operation(), 404)
-
-
-@app.exception_handler(Exception)
-def on_unexpected(error: Exception) -> Response:
-    logger.exception("unhandled error")
-    return binance_error(errors.unknown())
+install_binance_errors(app, logger)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -12,15 +12,13 @@ import time
 from typing import Annotated
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from castle import errors
-from castle.errors import CastleError
+from castle.adapters.http_errors import install_binance_errors
 from castle.symbols import default_symbols, exchange_info
 
 import accounts  # spot_api's own modules, top-level as Lambda loads them
@@ -76,36 +74,7 @@ def parse_symbol_list(text: str) -> list[str]:
     return names
 
 
-# ---------------------------------------------------------------- errors, once
-def binance_error(error: CastleError, status: int | None = None) -> Response:
-    return Response(
-        status_code=status or error.http_status,
-        content_type=content_types.APPLICATION_JSON,
-        body=error.to_dict(),
-    )
-
-
-@app.exception_handler(CastleError)
-def on_castle_error(error: CastleError) -> Response:
-    return binance_error(error)
-
-
-@app.exception_handler(RequestValidationError)
-def on_invalid_request(error: RequestValidationError) -> Response:
-    first = error.errors()[0] if error.errors() else {}
-    param = str(first.get("loc", ("", "parameter"))[-1])
-    return binance_error(errors.invalid_parameter(param))
-
-
-@app.not_found
-def on_not_found(_: NotFoundError) -> Response:
-    return binance_error(errors.unsupported_operation(), 404)
-
-
-@app.exception_handler(Exception)
-def on_unexpected(error: Exception) -> Response:
-    logger.exception("unhandled error")
-    return binance_error(errors.unknown())
+install_binance_errors(app, logger)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
