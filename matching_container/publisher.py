@@ -18,8 +18,15 @@ PostToConnection (castle.adapters.connections):
 - `@miniTicker`, `@ticker`, `!miniTicker@arr`: every second, when changed,
   from the projector's 1m candles (the numbers of `/api/v3/ticker/24hr`).
 
+- the user data stream (`/ws/<listenKey>`): the `executionReport`s settlement
+  appends to each symbol's `castle:{SYMBOL}:userdata` (and the wallet's
+  `balanceUpdate`s), read with the same consumer group, go to the connections
+  of the report's account; each read ends with an `outboundAccountPosition`
+  per account, of the assets its reports moved, read from the ledger then.
+
 Who listens to what comes from the ConnectionsTable, re-read twice a second in
-a background thread. Frames go through `Fanout` (bounded per-connection queues).
+a background thread, with each listenKey resolved to its account. Frames go
+through `Fanout` (bounded per-connection queues).
 """
 
 from __future__ import annotations
@@ -30,12 +37,14 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import redis
 
+from castle.adapters.redis_listen_keys import RedisListenKeys
 from castle.adapters.redis_marketdata import RedisMarketDataReader
-from castle.adapters.redis_streams import RedisBookMirror, connect, events_key
+from castle import user_data
+from castle.adapters.redis_streams import WALLET_SHARD, RedisBookMirror, connect, events_key, user_data_key
 from castle.adapters.subscriptions import USER_STREAM_PREFIX
 from castle.marketdata import stream_messages as msg
 from castle.marketdata import views
@@ -58,11 +67,16 @@ def state_key(symbol: str) -> str:
 
 
 class Routes:
-    """stream -> connection ids, and each connection's `combined`; swapped whole by the refresher."""
+    """stream -> connection ids, each connection's `combined`, and account -> its user data streams.
 
-    def __init__(self, streams: dict[str, list[str]] | None = None, combined: dict[str, bool] | None = None):
+    Swapped whole by the refresher.
+    """
+
+    def __init__(self, streams: dict[str, list[str]] | None = None, combined: dict[str, bool] | None = None,
+                 users: dict[int, list[str]] | None = None):
         self.streams = streams or {}
         self.combined = combined or {}
+        self.users = users or {}
 
     def any(self, names: Iterable[str]) -> bool:
         return any(n in self.streams for n in names)
@@ -85,8 +99,10 @@ class SymbolFeed:
 class Publisher:
     def __init__(self, client: redis.Redis, symbols: Iterable[Symbol], send: Callable[[str, bytes], None],
                  clock: Callable[[], float] = time.time, consumer: str = "publisher", block_ms: int = 100,
-                 count: int = 1000, close_user: Callable[[str], None] = lambda _: None) -> None:
+                 count: int = 1000, close_user: Callable[[str], None] = lambda _: None,
+                 balances: Callable[[int], Mapping[str, tuple[int, int]]] = lambda _: {}) -> None:
         self.client = client
+        self.balances = balances  # account -> asset -> (free, locked), for outboundAccountPosition
         self.close_user = close_user  # forgets a user-data connection whose key expired
         self.expired: set[str] = set()
         self.send = send
@@ -98,6 +114,7 @@ class Publisher:
         self.reader = RedisMarketDataReader(client)
         self.symbols = {s.name: s for s in symbols}
         self.symbol_of = {events_key(s): s for s in self.symbols}
+        self.user_keys = [user_data_key(s) for s in self.symbols] + [user_data_key(WALLET_SHARD)]
         self.feeds: dict[str, SymbolFeed] = {}
         self.routes = Routes()
         self.next_fast = 0.0
@@ -116,7 +133,9 @@ class Publisher:
         raw = wrapped = None
         for connection_id in connections:
             if routes.combined.get(connection_id):
-                wrapped = wrapped or json.dumps(msg.combined(stream, payload), separators=COMPACT).encode()
+                # A user data stream's combined name is its listenKey, as on Binance.
+                name = stream.removeprefix(USER_STREAM_PREFIX)
+                wrapped = wrapped or json.dumps(msg.combined(name, payload), separators=COMPACT).encode()
                 self.send(connection_id, wrapped)
             else:
                 raw = raw or json.dumps(payload, separators=COMPACT).encode()
@@ -134,19 +153,64 @@ class Publisher:
             state = ProjectionState() if raw is None else ProjectionState.from_dict(json.loads(raw))
             self.feeds[name] = SymbolFeed(self.symbols[name], state)
             self.client.xautoclaim(key, GROUP, self.consumer, 0, "0-0", count=self.count)
+        for key in self.user_keys:
+            # From now on: before the publisher's first start, no one can have listened.
+            try:
+                self.client.xgroup_create(key, GROUP, id="$", mkstream=True)
+            except redis.ResponseError as e:
+                if "BUSYGROUP" not in str(e):
+                    raise
+            self.client.xautoclaim(key, GROUP, self.consumer, 0, "0-0", count=self.count)
         while self._read("0", block=None):
             pass
         log.info("recovered: %s", ", ".join(f"{s}@{f.projection.state.cursor}" for s, f in self.feeds.items()))
 
     def _read(self, position: str, block: int | None) -> int:
-        reply = self.client.xreadgroup(GROUP, self.consumer, {k: position for k in self.symbol_of},
-                                       count=self.count, block=block)
+        keys = {k: position for k in self.symbol_of} | {k: position for k in self.user_keys}
+        reply = self.client.xreadgroup(GROUP, self.consumer, keys, count=self.count, block=block)
         handled = 0
         for key, entries in reply or ():
-            if entries:
+            if not entries:
+                continue
+            if key in self.symbol_of:
                 self.apply(self.symbol_of[key], entries)
-                handled += len(entries)
+            else:
+                self.apply_user_data(key, entries)
+            handled += len(entries)
         return handled
+
+    def apply_user_data(self, key: str, entries: list) -> None:
+        """Reports to their accounts' listenKey connections, then each account's position once."""
+        users = self.routes.users
+        moved: dict[int, set[str]] = {}
+        updated = 0
+        for entry_id, fields in entries:
+            if fields is None:
+                continue
+            try:
+                account, event = int(fields["account"]), json.loads(fields["event"])
+            except (KeyError, ValueError):
+                log.error("malformed user data %s on %s", entry_id, key)
+                continue
+            streams = users.get(account)
+            if not streams:
+                continue
+            for stream in streams:
+                self.emit(stream, event)
+            moved.setdefault(account, set()).update(a for a in fields.get("assets", "").split(",") if a)
+            updated = max(updated, parse_entry_id(entry_id)[0])
+        now = self.now_ms()
+        for account, assets in moved.items():
+            if not assets:
+                continue
+            try:
+                position = user_data.account_position(self.balances(account), assets, now, updated)
+            except Exception:
+                log.exception("could not read the balances of account %s", account)
+                continue
+            for stream in users.get(account, ()):
+                self.emit(stream, position)
+        self.client.xack(key, GROUP, *[e[0] for e in entries])
 
     def apply(self, name: str, entries: list) -> None:
         feed = self.feeds[name]
@@ -248,7 +312,7 @@ class Publisher:
             if not stream.startswith(USER_STREAM_PREFIX) or stream in self.expired:
                 continue
             key = stream[len(USER_STREAM_PREFIX):]
-            if self.client.exists(f"castle:listenkey:{key}"):
+            if RedisListenKeys(self.client).is_live(key):
                 continue
             self.expired.add(stream)
             self.emit(stream, msg.listen_key_expired(key, now))
@@ -294,6 +358,16 @@ class Publisher:
         log.info("stopped")
 
 
+def accounts_of(client: redis.Redis, user_streams: list[str]) -> dict[int, list[str]]:
+    """account -> its live user data streams (an expired listenKey resolves to no one)."""
+    keys = RedisListenKeys(client).accounts_of([s.removeprefix(USER_STREAM_PREFIX) for s in user_streams])
+    users: dict[int, list[str]] = {}
+    for stream, account in zip(user_streams, keys, strict=True):
+        if account is not None:
+            users.setdefault(int(account), []).append(stream)
+    return users
+
+
 class RouteRefresher:
     """Re-reads the subscriptions in the background and hands the publisher a fresh `Routes`."""
 
@@ -302,7 +376,8 @@ class RouteRefresher:
 
     def refresh(self) -> None:
         streams, combined = self.store.snapshot()
-        self.publisher.routes = Routes(streams, combined)
+        users = accounts_of(self.publisher.client, [s for s in streams if s.startswith(USER_STREAM_PREFIX)])
+        self.publisher.routes = Routes(streams, combined, users)
         if self.fanout is not None:
             self.fanout.forget(set(combined))
 
@@ -321,17 +396,20 @@ def bootstrap(settings: EngineSettings, environ=os.environ):
     from castle.adapters.connections import ApiGatewayConnections
     from castle.adapters.subscriptions import DynamoSubscriptions
 
+    from castle.adapters.dynamo_ledger import DynamoLedger
+
     store = DynamoSubscriptions(boto3.resource("dynamodb").Table(environ["CONNECTIONS_TABLE"]))
     poster = ApiGatewayConnections(environ["WS_MANAGEMENT_URL"])
     fanout = Fanout(poster, on_gone=store.close, workers=int(environ.get("CASTLE_FANOUT_WORKERS", "8")))
     listed = default_symbols()
+    ledger = DynamoLedger(boto3.client("dynamodb"), environ["BALANCES_TABLE"])
     publisher = Publisher(connect(settings.redis_url), [listed[s] for s in settings.symbols], fanout.send,
-                          close_user=store.close)
+                          close_user=store.close, balances=lambda account: ledger.balances(str(account)))
     return publisher, RouteRefresher(store, publisher, fanout), fanout
 
 
 def main() -> int:
-    return run_process("market-data publisher", run, required_env=("CONNECTIONS_TABLE", "WS_MANAGEMENT_URL"))
+    return run_process("market-data publisher", run, required_env=("CONNECTIONS_TABLE", "WS_MANAGEMENT_URL", "BALANCES_TABLE"))
 
 
 def run(settings: EngineSettings, stop: threading.Event) -> None:

@@ -6,6 +6,12 @@ it succeeded, so a crash redelivers it and the conditions make the second
 application a no-op. An event that keeps failing (a bug) goes to the
 symbol's dead-letter stream after a few tries instead of blocking the symbol.
 
+Each settled event also yields its owners' `executionReport`s (castle.user_data),
+built from the order's record after the event. A read's reports are appended
+to the symbol's user data stream (`castle:{SYMBOL}:userdata`, read by the publisher) in the same
+MULTI that acknowledges its entries: a crash before it redelivers the entries,
+whose repeated settlement rebuilds the same reports from the stored records.
+
 Run as `python -m matching_container.settlement` beside the engine (the same
 image; the local cloud starts it as its own process).
 """
@@ -19,12 +25,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import boto3
 import redis
 
 from castle.adapters.dynamo_ledger import DynamoLedger
 from castle.adapters.dynamo_orders import DynamoOrders
+from castle import user_data
+from castle.adapters import redis_user_data as user_data_stream
 from castle.adapters.redis_streams import connect, events_key
 from castle.codec import event_from_dict
 from castle.events import (
@@ -43,6 +52,7 @@ from castle.order_records import OrderRecord
 from castle.orders import OrderStatus, Side
 from castle.settlement import Commission, Hold, release_leftover, trade_entry, used_by_fill
 from castle.symbols import Symbol, default_symbols
+from castle.user_data import Fill
 from matching_container.process import run_process
 from matching_container.settings import EngineSettings
 
@@ -52,20 +62,98 @@ MAX_ATTEMPTS = 5
 OPEN = [OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED]
 
 
+@dataclass(slots=True)
+class UserReport:
+    """An executionReport for `account`, and the assets whose balances it may have moved."""
+
+    account: int
+    order_id: int
+    report: dict
+    assets: tuple[str, ...]
+
+
+class ReportStash:
+    """Each entry's reports, kept in Redis from before its DynamoDB write until they are published.
+
+    A report describes the order right after its event, which only the first
+    application can compute: after a crash between the write and the publishing
+    MULTI, the record already shows this (and maybe later) events. So the first
+    attempt stashes its reports (SET NX) before writing; a redelivery that finds
+    the write already done publishes the stashed ones. The MULTI that publishes
+    deletes the stash, so a later redelivery publishes nothing twice.
+    """
+
+    TTL_S = 86_400
+
+    def __init__(self, client: redis.Redis, symbol: str) -> None:
+        self.client, self.symbol = client, symbol
+        self.entry_id = ""  # set by the writer before each entry
+        self.keys: list[str] = []  # stashed since the last publish
+
+    def take_keys(self) -> list[str]:
+        keys, self.keys = self.keys, []
+        return keys
+
+    def key(self, entry_id: str) -> str:
+        return f"castle:{{{self.symbol}}}:userdata:stash:{entry_id}"
+
+    def claim(self, reports: list[UserReport]) -> list[UserReport] | None:
+        """Stash `reports` for this entry; the reports an earlier attempt stashed, if there were any."""
+        key = self.key(self.entry_id)
+        self.keys.append(key)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(key, json.dumps([_stashed(r) for r in reports]), nx=True, ex=self.TTL_S)
+        pipe.get(key)
+        fresh, value = pipe.execute()
+        return None if fresh else [UserReport(*r) for r in json.loads(value)]
+
+
+def _stashed(report: UserReport) -> list:
+    return [report.account, report.order_id, report.report, list(report.assets)]
+
+
 class SymbolSettlement:
     """Applies one symbol's events. Pure decisions come from castle.settlement; this wires them to storage."""
 
-    def __init__(self, symbol: Symbol, orders: DynamoOrders, commission: Callable[[int], Commission]) -> None:
+    def __init__(self, symbol: Symbol, orders: DynamoOrders, commission: Callable[[int], Commission],
+                 stash: ReportStash | None = None) -> None:
         self.symbol = symbol
         self.orders = orders
         self.commission = commission
+        self.stash = stash  # None: a redelivered write reports nothing
+        self.reports: list[UserReport] = []  # this read's, until the writer takes them
 
     def apply(self, event, ts: int) -> str:
         handler = getattr(self, f"_on_{type(event).__name__}", None)
-        return handler(event, ts) if handler else "ignored"
+        mark = len(self.reports)
+        try:
+            return handler(event, ts) if handler else "ignored"
+        except Exception:
+            del self.reports[mark:]  # the retry reports it again
+            raise
+
+    def take_reports(self) -> list[UserReport]:
+        reports, self.reports = self.reports, []
+        return reports
 
     def _record(self, account: int, order_id: int) -> OrderRecord | None:
         return self.orders.get(account, self.symbol.name, order_id)
+
+    def _report(self, after: OrderRecord, execution: str, ts: int, seq: int, assets: tuple[str, ...],
+                fill: Fill | None = None, **fields) -> UserReport:
+        report = user_data.execution_report(self.symbol, after, execution, ts, seq, fill, **fields)
+        return UserReport(after.account, after.order_id, report, assets)
+
+    def _settle(self, entry, items: list[dict], reports: list[UserReport], always_claim: bool = False) -> str:
+        """Write once; queue the reports of the write that happened: "applied", "redelivered" or "repeated"."""
+        claimed = self.stash.claim(reports) if self.stash is not None and (reports or always_claim) else None
+        if self.orders.settle(entry, items):
+            self.reports += reports
+            return "applied"
+        if claimed is not None:
+            self.reports += claimed
+            return "redelivered"
+        return "repeated"
 
     def _on_OrderAccepted(self, e: OrderAccepted, ts: int) -> str:
         record = self._record(e.account, e.order_id)
@@ -74,7 +162,9 @@ class SymbolSettlement:
         working = None if record.is_stop else e.ts or ts
         update = self.orders.status_update(record, OrderStatus.NEW, ts, from_statuses=[OrderStatus.PENDING_NEW],
                                            working_time=working)
-        return "applied" if self.orders.settle(None, [update]) else "repeated"
+        after = replace(record, status=OrderStatus.NEW, update_time=ts,
+                        working_time=record.working_time if working is None else working)
+        return self._settle(None, [update], [self._report(after, user_data.NEW, ts, e.seq, (record.hold_asset,))])
 
     def _on_StopTriggered(self, e: StopTriggered, ts: int) -> str:
         record = self._record(e.account, e.order_id)
@@ -92,8 +182,9 @@ class SymbolSettlement:
         entry, base_fee, quote_fee = trade_entry(
             self.symbol, t, self.commission(t.maker_account), self.commission(t.taker_account), ts
         )
-        items, finished = [], []
+        items, finished, reports = [], [], []
         quote = t.price * t.qty
+        base, quote_asset = self.symbol.base.name, self.symbol.quote.name
         for record, remaining, is_maker in ((maker, t.maker_remaining, True), (taker, t.taker_remaining, False)):
             used = used_by_fill(self.symbol, record.side, t)
             quote_only = not is_maker and record.qty == 0
@@ -101,8 +192,14 @@ class SymbolSettlement:
             items.append(self.orders.fill_update(record, t.trade_id, t.qty, quote, used, ts, status))
             if status is OrderStatus.FILLED:
                 finished.append(record)
+            after = replace(record, executed=record.executed + t.qty, cum_quote=record.cum_quote + quote,
+                            hold_used=record.hold_used + used, status=status, update_time=ts, last_trade_id=t.trade_id)
+            buyer = record.side is Side.BUY
+            fill = Fill(t.trade_id, t.price, t.qty, base_fee if buyer else quote_fee, base if buyer else quote_asset,
+                        is_maker)
+            reports.append(self._report(after, user_data.TRADE, ts, t.seq, (base, quote_asset), fill))
         items += self.orders.trade_items(self.symbol.name, t.trade_id, self._trade_sides(t, base_fee, quote_fee))
-        outcome = "applied" if self.orders.settle(entry, items) else "repeated"
+        outcome = self._settle(entry, items, reports)
         for record in finished:  # also after a redelivery: a crash may have come between the two writes
             self._release_if_final(record.account, record.order_id, ts)
         return outcome
@@ -141,46 +238,67 @@ class SymbolSettlement:
         if entry is not None:
             self.orders.settle(entry, [])
 
-    def _finish(self, account: int, order_id: int, status: OrderStatus, ts: int, prevented: int = 0,
-                allow_filled: bool = False) -> str:
+    def _finish(self, account: int, order_id: int, status: OrderStatus, ts: int, report, prevented: int = 0,
+                always_claim: bool = False) -> str:
+        """End an order; `report(after)` gives the reports of its record after the event."""
         record = self._record(account, order_id)
         if record is None:
             return "unknown order"
-        allowed = OPEN + ([OrderStatus.FILLED] if allow_filled else [])
-        update = self.orders.status_update(record, status, ts, from_statuses=allowed, prevented=prevented)
-        outcome = "applied" if self.orders.settle(None, [update]) else "repeated"
+        update = self.orders.status_update(record, status, ts, from_statuses=OPEN, prevented=prevented)
+        after = replace(record, status=status, update_time=ts, prevented_qty=record.prevented_qty + prevented)
+        outcome = self._settle(None, [update], report(after), always_claim)
         self._release_if_final(account, order_id, ts)
         return outcome
 
     def _on_OrderExpired(self, e: OrderExpired, ts: int) -> str:
-        return self._finish(e.account, e.order_id, e.status, ts, prevented=e.prevented_qty)
+        execution = user_data.TRADE_PREVENTION if e.status is OrderStatus.EXPIRED_IN_MATCH else user_data.EXPIRED
+        return self._finish(e.account, e.order_id, e.status, ts, lambda after: [
+            self._report(after, execution, ts, e.seq, (after.hold_asset,), last_prevented=e.prevented_qty)],
+            prevented=e.prevented_qty)
 
     def _on_OrderCanceled(self, e: OrderCanceled, ts: int) -> str:
-        return self._finish(e.account, e.order_id, OrderStatus.CANCELED, e.ts or ts)
+        ts = e.ts or ts
+        return self._finish(e.account, e.order_id, OrderStatus.CANCELED, ts, lambda after: [
+            self._report(after, user_data.CANCELED, ts, e.seq, (after.hold_asset,),
+                         orig_client_order_id=after.client_order_id)])
 
     def _on_OrderRejected(self, e: OrderRejected, ts: int) -> str:
         record = self._record(e.account, e.order_id)
         if record is None or record.status is not OrderStatus.PENDING_NEW:
             return "not a new order"  # a rejected cancel or amend: the order itself is unchanged
-        return self._finish(e.account, e.order_id, OrderStatus.REJECTED, ts)
+        # No report: the client got the rejection from the REST call, and the order never existed for it.
+        return self._finish(e.account, e.order_id, OrderStatus.REJECTED, ts, lambda after: [])
 
     def _on_QuoteOrderFilled(self, e: QuoteOrderFilled, ts: int) -> str:
-        return self._finish(e.account, e.order_id, OrderStatus.FILLED, ts)
+        """An order by quote amount learns it is FILLED after its last fill: that fill's report says so."""
+        last = next((r for r in reversed(self.reports) if r.order_id == e.order_id and r.account == e.account
+                     and r.report["x"] == user_data.TRADE), None)
+
+        def report(after: OrderRecord) -> list[UserReport]:
+            # Its last fill was reported in an earlier read: the final status comes on its own.
+            return [] if last is not None else [self._report(after, user_data.EXPIRED, ts, e.seq, (after.hold_asset,))]
+
+        outcome = self._finish(e.account, e.order_id, OrderStatus.FILLED, ts, report, always_claim=True)
+        if last is not None and outcome != "repeated":
+            last.report.update(X=str(OrderStatus.FILLED), w=False)
+        return outcome
 
     def _on_OrderAmended(self, e: OrderAmended, ts: int) -> str:
         record = self._record(e.account, e.order_id)
         if record is None:
             return "unknown order"
+        ts = e.ts or ts
         # The hold shrinks with the quantity: a seller's by the lots, a buyer's by price times lots.
         freed_lots = e.old_qty - e.new_qty
         freed = (self.symbol.qty_units(freed_lots) if record.side is Side.SELL
                  else self.symbol.quote_units(record.price * freed_lots))
         status = OrderStatus.FILLED if e.remaining == 0 else record.status
-        update = self.orders.status_update(record, status, e.ts or ts, qty=e.new_qty,
-                                           hold_amount=record.hold_amount - freed)
+        update = self.orders.status_update(record, status, ts, qty=e.new_qty, hold_amount=record.hold_amount - freed)
         entry = release(f"release:{self.symbol.name}:{e.order_id}:amend:{e.seq}", str(record.account),
                         record.hold_asset, freed, ts) if freed > 0 else None
-        outcome = "applied" if self.orders.settle(entry, [update]) else "repeated"
+        after = replace(record, status=status, update_time=ts, qty=e.new_qty, hold_amount=record.hold_amount - freed)
+        outcome = self._settle(entry, [update], [self._report(after, user_data.REPLACED, ts, e.seq,
+                                                              (record.hold_asset,))])
         self._release_if_final(e.account, e.order_id, ts)
         return outcome
 
@@ -197,7 +315,9 @@ class SettlementWriter:
         self.settlements = settlements
         self.consumer = consumer
         self.block_ms = block_ms
-        for name in settlements:
+        for name, settlement in settlements.items():
+            if settlement.stash is None:
+                settlement.stash = ReportStash(client, name)
             try:
                 client.xgroup_create(events_key(name), GROUP, id="0", mkstream=True)
             except redis.ResponseError as e:
@@ -212,25 +332,45 @@ class SettlementWriter:
         handled = 0
         for key, entries in reply or ():
             symbol = key.split("{", 1)[1].split("}", 1)[0]
-            for entry_id, fields in entries:
-                self._settle_entry(symbol, key, entry_id, fields)
-                handled += 1
+            done = [entry_id for entry_id, fields in entries if self._settle_entry(symbol, entry_id, fields)]
+            self._commit(symbol, done)
+            handled += len(entries)
         return handled
 
-    def _settle_entry(self, symbol: str, key: str, entry_id: str, fields: dict) -> None:
+    def _settle_entry(self, symbol: str, entry_id: str, fields: dict) -> bool:
+        """Settle one entry; False leaves it pending for a retry."""
         ts = int(entry_id.split("-", 1)[0])
+        settlement = self.settlements[symbol]
+        settlement.stash.entry_id = entry_id
         try:
             event = event_from_dict(json.loads(fields["event"]))
-            outcome = self.settlements[symbol].apply(event, ts)
+            outcome = settlement.apply(event, ts)
             log.debug("settled %s %s: %s", symbol, entry_id, outcome)
         except Exception:
             attempts = self.client.hincrby(f"castle:{{{symbol}}}:settlement:attempts", entry_id, 1)
             if attempts < MAX_ATTEMPTS:
                 log.exception("settlement of %s %s failed (attempt %d); will retry", symbol, entry_id, attempts)
-                return
+                return False
             log.error("settlement of %s %s failed %d times: dead-lettered", symbol, entry_id, attempts)
             self.client.xadd(f"castle:{{{symbol}}}:settlement:dead", {"entry_id": entry_id, **fields})
-        self.client.xack(key, GROUP, entry_id)
+        return True
+
+    def _commit(self, symbol: str, done: list[str]) -> None:
+        """Reports, acknowledgements and the stash's end in one MULTI (one slot): all, or the entries come again."""
+        settlement = self.settlements[symbol]
+        finished = {settlement.stash.key(entry_id) for entry_id in done}  # a failed entry's stash waits for its retry
+        reports = settlement.take_reports()
+        stashed = [key for key in settlement.stash.take_keys() if key in finished]
+        if not done and not reports:
+            return
+        pipe = self.client.pipeline(transaction=True)
+        for report in reports:
+            user_data_stream.append(pipe, symbol, report.account, report.report, report.assets)
+        if done:
+            pipe.xack(events_key(symbol), GROUP, *done)
+        if stashed:
+            pipe.delete(*stashed)
+        pipe.execute()
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set() and self.step(pending=True):

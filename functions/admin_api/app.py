@@ -35,10 +35,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from castle import errors
 from castle.accounts import BALANCE_SCALE, account_info
 from castle.auth import Permission
+from castle.adapters import redis_user_data
 from castle.adapters.http_errors import binance_error, install_binance_errors
 from castle.ledger import fund
 from castle.ledger_audit import run_audit
 from castle.money import format_units, parse_units
+from castle.user_data import balance_update
 
 logger = Logger()
 app = APIGatewayRestResolver(enable_validation=True)
@@ -118,13 +120,33 @@ app.use(middlewares=[admin_only])
 
 
 def apply_funding(account_id: int, funding: Funding) -> None:
+    """Check every asset first (a bad one funds none), then one ledger entry each, told to the user stream."""
+    amounts = {}
     for asset, text in sorted(funding.fund.items()):
         if not _is_asset(asset):
             raise errors.illegal_chars("asset", ASSET)
-        amount = parse_units(text, BALANCE_SCALE, "amount")
-        if amount <= 0:
+        amounts[asset] = parse_units(text, BALANCE_SCALE, "amount")
+        if amounts[asset] <= 0:
             raise errors.invalid_parameter("amount")
-        ledger().apply(fund(f"faucet:{funding.requestId}:{account_id}:{asset}", str(account_id), asset, amount, now_ms()))
+    for asset, amount in amounts.items():
+        ts = now_ms()
+        if ledger().apply(fund(f"faucet:{funding.requestId}:{account_id}:{asset}", str(account_id), asset, amount, ts)):
+            tell_user_stream(account_id, balance_update(asset, amount, now_ms(), ts), asset)
+
+
+def tell_user_stream(account_id: int, report: dict, asset: str) -> None:
+    """A deposit's balanceUpdate for the account's listenKeys; the deposit stands even if Redis is away."""
+    try:
+        redis_user_data.append_wallet(redis_client(), account_id, report, [asset])
+    except Exception:
+        logger.exception("could not append the balanceUpdate", account=account_id, asset=asset)
+
+
+@cache
+def redis_client():
+    from castle.adapters.redis_streams import connect
+
+    return connect(os.environ["REDIS_URL"])
 
 
 def _is_asset(asset: str) -> bool:

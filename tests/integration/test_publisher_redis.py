@@ -126,3 +126,52 @@ def test_a_closed_listen_key_gets_listen_key_expired_once(world, redis_client):
     pub.tick_tickers()
     pub.tick_tickers()
     assert [(c, m["e"], m["listenKey"]) for c, m in sent] == [("u2", "listenKeyExpired", dead)]
+
+
+def test_user_data_goes_to_the_accounts_listen_keys_then_its_position(world, redis_client):
+    from castle.adapters import redis_user_data
+    from castle.adapters.redis_listen_keys import RedisListenKeys
+
+    from matching_container.publisher import RouteRefresher
+
+    class Store:
+        def __init__(self, streams, combined):
+            self.streams, self.combined = streams, combined
+
+        def snapshot(self):
+            return self.streams, self.combined
+
+    publisher, _, _, sent = world
+    pub = publisher()
+    pub.balances = lambda account: {"USDT": (99_700 * 10**8, 300 * 10**8), "BTC": (10**8, 0)}
+    keys = RedisListenKeys(redis_client)
+    mine, other = keys.create(7), keys.create(8)
+    store = Store({f"listenKey@{mine}": ["raw7", "comb7"], f"listenKey@{other}": ["raw8"]},
+                  {"raw7": False, "comb7": True, "raw8": False})
+    RouteRefresher(store, pub).refresh()
+    report = {"e": "executionReport", "i": 1, "x": "NEW"}
+    redis_user_data.append(redis_client, SYMBOL, 7, report, ["USDT"])
+    pub._read(">", block=None)
+
+    assert [m for c, m in sent if c == "raw8"] == []
+    raw = [m for c, m in sent if c == "raw7"]
+    assert raw[0] == report
+    assert raw[1]["e"] == "outboundAccountPosition" and raw[1]["B"] == [
+        {"a": "USDT", "f": "99700.00000000", "l": "300.00000000"}]
+    combined = [m for c, m in sent if c == "comb7"]
+    assert [m["stream"] for m in combined] == [mine, mine] and combined[0]["data"] == report
+
+
+def test_a_deposit_reaches_the_account_as_balance_update(world, redis_client):
+    from castle.adapters import redis_user_data
+    from castle.adapters.redis_listen_keys import RedisListenKeys
+    from castle.user_data import balance_update
+
+    publisher, _, _, sent = world
+    pub = publisher()
+    key = RedisListenKeys(redis_client).create(9)
+    pub.routes = Routes({f"listenKey@{key}": ["c9"]}, {"c9": False}, {9: [f"listenKey@{key}"]})
+    redis_user_data.append_wallet(redis_client, 9, balance_update("BTC", 5 * 10**8, 2, 1), ["BTC"])
+    pub._read(">", block=None)
+    assert [m["e"] for c, m in sent if c == "c9"] == ["balanceUpdate", "outboundAccountPosition"]
+    assert sent[0][1]["d"] == "5.00000000"

@@ -66,3 +66,12 @@ class RedisListenKeys:
     def account_of(self, listen_key: str) -> int | None:
         value = self.client.get(_key(listen_key))
         return None if value is None else int(value)
+
+    def accounts_of(self, listen_keys: list[str]) -> list[int | None]:
+        """Each key's account (None: expired or closed), in one round trip."""
+        if not listen_keys:
+            return []
+        return [None if v is None else int(v) for v in self.client.mget([_key(k) for k in listen_keys])]
+
+    def is_live(self, listen_key: str) -> bool:
+        return bool(self.client.exists(_key(listen_key)))

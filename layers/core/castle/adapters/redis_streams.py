@@ -47,6 +47,14 @@ def events_key(symbol: str) -> str:
     return f"castle:{{{symbol}}}:events"
 
 
+def user_data_key(shard: str) -> str:
+    """A shard's user data stream (executionReports; the `wallet` shard: balanceUpdates), in its slot."""
+    return f"castle:{{{shard}}}:userdata"
+
+
+WALLET_SHARD = "wallet"  # deposits and withdrawals: no symbol's shard
+
+
 def checkpoint_key(symbol: str) -> str:
     return f"castle:{{{symbol}}}:engine"
 
