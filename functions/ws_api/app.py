@@ -26,6 +26,7 @@ from castle.symbols import default_symbols
 
 logger = Logger()
 SYMBOLS = frozenset(default_symbols())
+VIEWER_HEADER = "x-viewer-address"
 UNKNOWN_ERROR = {"code": -1000, "msg": "An unknown error occurred while processing the request."}
 
 
@@ -38,8 +39,24 @@ def poster(request_context: dict) -> FramePoster:
     return ApiGatewayConnections.for_request(request_context)
 
 
-def on_connect(event: APIGatewayProxyEvent, connection_id: str) -> tuple[int, str]:
+def received_ms(request_context: dict) -> int:
+    """When API Gateway received the frame (what Binance's per-second limit counts), else now."""
+    epoch = request_context.get("requestTimeEpoch")
+    return int(epoch) if isinstance(epoch, int | float) and epoch > 0 else int(time.time() * 1000)
+
+
+def viewer_address(event: APIGatewayProxyEvent) -> str:
+    """The client's IP: the edge (or CloudFront's viewer-request function) names it in X-Viewer-Address."""
+    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+    return headers.get(VIEWER_HEADER) or event.request_context.identity.source_ip or "unknown"
+
+
+def on_connect(event: APIGatewayProxyEvent, connection_id: str, request_context: dict) -> tuple[int, str]:
     """Binance: `/ws/<a>/<b>` and `/stream?streams=a/b` (the edge passes `?streams=` and `combined=true`)."""
+    limit, address = streams.CONNECTS_PER_IP, viewer_address(event)
+    window = limit.window(received_ms(request_context))
+    if limit.exceeded(store().count_connect(address, window, limit.expires_at(window))):
+        return 429, f"{address}: over {limit.limit} connects in {limit.window_s}s"
     query = event.query_string_parameters or {}
     listen_key = streams.listen_key_of(query.get("streams"))
     if listen_key is not None:
@@ -56,6 +73,11 @@ def on_connect(event: APIGatewayProxyEvent, connection_id: str) -> tuple[int, st
 
 
 def on_message(body: str, connection_id: str, request_context: dict) -> str:
+    limit = streams.MESSAGES_PER_CONNECTION
+    if limit.exceeded(store().count_message(connection_id, limit.window(received_ms(request_context)))):
+        # Binance disconnects, with no answer to the message that went over.
+        poster(request_context).delete(connection_id)
+        return f"disconnected: over {limit.limit} messages per second"
     answer = streams.respond(body, store().session(connection_id), SYMBOLS)
     if answer.ok:
         store().apply(connection_id, answer.subscribe, answer.unsubscribe, answer.combined, int(time.time()))
@@ -83,7 +105,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     status = 200
     try:
         if route == "$connect":
-            status, outcome = on_connect(request, connection_id)
+            status, outcome = on_connect(request, connection_id, context_)
         elif route == "$disconnect":
             store().close(connection_id)
             outcome = "closed"

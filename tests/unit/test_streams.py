@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from castle.streams import MAX_STREAMS, Session, is_valid_stream, parse_stream_list, respond
+from castle.streams import CONNECTS_PER_IP, MAX_STREAMS, MESSAGES_PER_CONNECTION, Session, is_valid_stream, parse_stream_list, respond
 from castle.symbols import default_symbols
 
 SYMBOLS = frozenset(default_symbols())
@@ -73,9 +73,29 @@ def test_connect_streams_split_on_slashes_and_drop_duplicates():
     assert parse_stream_list(None, SYMBOLS) == []
 
 
-def test_connect_with_one_bad_stream_is_refused():
-    with pytest.raises(ValueError, match="btcusdt@nope"):
-        parse_stream_list("btcusdt@trade/btcusdt@nope", SYMBOLS)
+def test_connect_drops_bad_stream_names_as_binance_connects_anyway():
+    assert parse_stream_list("btcusdt@trade/btcusdt@nope/0/BTCUSDT@depth", SYMBOLS) == ["btcusdt@trade"]
+
+
+def test_connect_with_more_than_1024_streams_is_refused():
+    with pytest.raises(ValueError, match="1024"):
+        parse_stream_list("/".join(f"x{i}" for i in range(MAX_STREAMS + 1)), SYMBOLS)
+
+
+def test_five_messages_a_second_pass_and_the_sixth_goes_over():
+    limit = MESSAGES_PER_CONNECTION
+    assert [limit.exceeded(n) for n in range(1, 7)] == [False] * 5 + [True]
+
+
+def test_message_windows_are_whole_seconds():
+    limit = MESSAGES_PER_CONNECTION
+    assert limit.window(1_000) == limit.window(1_999) != limit.window(2_000)
+
+
+def test_connect_windows_are_five_minutes_and_expire_after_theirs():
+    limit = CONNECTS_PER_IP
+    assert (limit.limit, limit.window(299_999), limit.window(300_000)) == (300, 0, 1)
+    assert limit.expires_at(1) == 600 + 60
 
 
 def test_subscribe_answers_null_result_with_the_id_and_adds_only_new_streams():

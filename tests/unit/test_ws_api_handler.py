@@ -56,10 +56,14 @@ class FakeLambdaContext:
 @dataclass
 class RecordingPoster:
     frames: list[tuple[str, dict]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
 
     def post(self, connection_id: str, frame: dict) -> bool:
         self.frames.append((connection_id, frame))
         return True
+
+    def delete(self, connection_id: str) -> None:
+        self.deleted.append(connection_id)
 
 
 @pytest.fixture
@@ -102,11 +106,18 @@ def test_connect_stores_the_streams_of_the_url(world):
     assert app.store().session(connection_id()).streams == ("btcusdt@depth", "btcusdt@trade")
 
 
-def test_connect_with_a_malformed_stream_is_refused_and_stores_nothing(world):
-    bad = event("ws_connect", queryStringParameters={"streams": "btcusdt@depth/BTCUSDT@trade"})
-    assert invoke(bad) == {"statusCode": 400}
+def test_connect_with_a_malformed_stream_opens_without_it(world):
+    # Binance connects whatever the URL names (ccxt opens /ws/0, then SUBSCRIBEs).
+    odd = event("ws_connect", queryStringParameters={"streams": "btcusdt@depth/BTCUSDT@trade/0"})
+    assert invoke(odd) == {"statusCode": 200}
+    assert app.store().session(connection_id()).streams == ("btcusdt@depth",)
+
+
+def test_connect_with_more_than_1024_streams_is_refused_and_stores_connects_only(world):
+    many = "/".join(f"btcusdt@kline_{i}" for i in range(1025))
+    assert invoke(event("ws_connect", queryStringParameters={"streams": many})) == {"statusCode": 400}
     table, _ = world
-    assert table.scan()["Count"] == 0
+    assert [i["PK"] for i in table.scan()["Items"]] == ["IP#203.0.113.7"]
 
 
 def test_connect_without_streams_is_a_bare_ws_connection(world):
@@ -170,7 +181,7 @@ def test_disconnect_deletes_every_item_of_the_connection(world):
     invoke(event("ws_connect"))
     invoke(event("ws_default_subscribe"))
     assert invoke(event("ws_disconnect")) == {"statusCode": 200}
-    assert table.scan()["Count"] == 0
+    assert [i for i in table.scan()["Items"] if i["PK"].startswith("CONN#")] == []
 
 
 def test_a_storage_failure_becomes_an_error_frame_not_an_exception(world, monkeypatch):
@@ -196,3 +207,76 @@ def test_connect_with_a_listen_key_opens_the_accounts_user_stream(world):
     assert invoke(event("ws_connect", queryStringParameters={"streams": key})) == {"statusCode": 200}
     assert app.store().subscribers(f"listenKey@{key}") == [connection_id()]
     assert app.store().session(connection_id()).streams == ()  # LIST_SUBSCRIPTIONS shows no market stream
+
+
+def message_at(text: str, received_ms: int) -> dict:
+    body = message(text)
+    body["requestContext"] = {**body["requestContext"], "requestTimeEpoch": received_ms}
+    return body
+
+
+LIST = '{"method":"LIST_SUBSCRIPTIONS","id":1}'
+T0 = 1_735_689_600_000
+
+
+def test_five_messages_in_one_second_are_all_answered(world):
+    _, poster = world
+    invoke(event("ws_connect"))
+    for i in range(5):
+        invoke(message_at(LIST, T0 + i * 150))
+    assert len(poster.frames) == 5 and poster.deleted == []
+
+
+def test_a_sixth_message_in_one_second_closes_the_connection_unanswered(world):
+    _, poster = world
+    invoke(event("ws_connect"))
+    for i in range(6):
+        invoke(message_at(LIST, T0 + i * 150))
+    assert len(poster.frames) == 5
+    assert poster.deleted == [connection_id()]
+
+
+def test_the_message_count_starts_again_each_second(world):
+    _, poster = world
+    invoke(event("ws_connect"))
+    for second in range(3):
+        for i in range(5):
+            invoke(message_at(LIST, T0 + second * 1000 + i * 100))
+    assert len(poster.frames) == 15 and poster.deleted == []
+
+
+def test_a_flooding_connection_does_not_limit_another(world):
+    _, poster = world
+    invoke(event("ws_connect"))
+    other = event("ws_connect")
+    other["requestContext"] = {**other["requestContext"], "connectionId": "OtherConnId0="}
+    invoke(other)
+    for i in range(7):
+        invoke(message_at(LIST, T0 + i))
+    calm = message_at(LIST, T0 + 10)
+    calm["requestContext"] = {**calm["requestContext"], "connectionId": "OtherConnId0="}
+    invoke(calm)
+    assert poster.deleted == [connection_id(), connection_id()]
+    assert poster.frames[-1][0] == "OtherConnId0="
+
+
+def connect_from(address: str | None, connection: str) -> dict:
+    body = event("ws_connect")
+    body["requestContext"] = {**body["requestContext"], "connectionId": connection}
+    if address:
+        body["headers"] = {**(body.get("headers") or {}), "X-Viewer-Address": address}
+    return body
+
+
+def test_the_301st_connect_from_one_address_in_five_minutes_is_refused(world):
+    statuses = [invoke(connect_from("198.51.100.1", f"c{i}"))["statusCode"] for i in range(301)]
+    assert statuses == [200] * 300 + [429]
+    assert invoke(connect_from("198.51.100.2", "other"))["statusCode"] == 200
+
+
+def test_connects_count_per_viewer_address_else_per_source_ip(world):
+    table, _ = world
+    invoke(connect_from("198.51.100.1", "a"))
+    invoke(connect_from(None, "b"))
+    assert sorted(i["PK"] for i in table.scan()["Items"] if i["PK"].startswith("IP#")) == [
+        "IP#198.51.100.1", "IP#203.0.113.7"]

@@ -53,18 +53,50 @@ def listen_key_of(text: str | None) -> str | None:
 
 
 def parse_stream_list(text: str | None, symbols: Iterable[str]) -> list[str]:
-    """The `streams=a/b/c` of a connect URL: every name valid, duplicates dropped, order kept.
+    """The `streams=a/b/c` of a connect URL: the valid names, duplicates dropped, order kept.
 
-    Raises `ValueError` naming the first bad stream (the connect is then refused).
+    Binance opens a connection whatever the names in its URL, and a name it does
+    not know simply never sends anything (an uppercase symbol is the classic
+    "connected but no data"). ccxt relies on it: it connects to `/ws/0` and then
+    SUBSCRIBEs. So a bad name is dropped, not refused. More than 1024 names
+    raise `ValueError` (the connect is then refused).
     """
     names = list(dict.fromkeys(n for n in (text or "").split("/") if n))
-    symbols = frozenset(symbols)
-    for name in names:
-        if not is_valid_stream(name, symbols):
-            raise ValueError(f"invalid stream {name!r}")
     if len(names) > MAX_STREAMS:
         raise ValueError(f"more than {MAX_STREAMS} streams")
-    return names
+    symbols = frozenset(symbols)
+    return [name for name in names if is_valid_stream(name, symbols)]
+
+
+# ------------------------------------------------------------------ limits
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `limit` events per fixed window of `window_s` seconds.
+
+    The window is an integer, so a counter store needs only "add one to the
+    count of window w": the first event of a new window starts at one.
+    """
+
+    limit: int
+    window_s: int
+
+    def window(self, now_ms: int) -> int:
+        return now_ms // (self.window_s * 1000)
+
+    def exceeded(self, count: int) -> bool:
+        """`count`: events in the window so far, this one included."""
+        return count > self.limit
+
+    def expires_at(self, window: int) -> int:
+        """Epoch seconds after which a window's counter is of no use (a TTL)."""
+        return (window + 1) * self.window_s + 60
+
+
+# Binance (web-socket-streams.md, "WebSocket Limits"): "WebSocket connections have a
+# limit of 5 incoming messages per second ... A connection that goes beyond the limit
+# will be disconnected", and "a limit of 300 connections per attempt every 5 minutes per IP".
+MESSAGES_PER_CONNECTION = RateLimit(5, 1)
+CONNECTS_PER_IP = RateLimit(300, 300)
 
 
 # ----------------------------------------------------------------- protocol

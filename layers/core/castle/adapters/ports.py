@@ -143,8 +143,20 @@ class SubscriptionStore(Protocol):
         """The connection ids listening to a stream."""
         ...
 
+    def count_message(self, connection_id: str, window: int) -> int:
+        """Count one incoming message of the connection in `window`: the count so far, 0 if unknown."""
+        ...
+
+    def count_connect(self, address: str, window: int, expires_at: int) -> int:
+        """Count one connection attempt from `address` in `window`: the count so far."""
+        ...
+
 
 class FramePoster(Protocol):
     def post(self, connection_id: str, frame: dict) -> bool:
         """Send one JSON frame; False when the connection is gone."""
+        ...
+
+    def delete(self, connection_id: str) -> None:
+        """Close the connection (API Gateway then runs $disconnect)."""
         ...

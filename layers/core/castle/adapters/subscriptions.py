@@ -10,11 +10,18 @@ The stream items alone carry `Stream`, so the sparse GSI SubscribersByStream
 (Stream, ConnectionId) answers the publisher's question: who listens to
 `btcusdt@depth`? ExpiresAt is the table's TTL: Binance ends a connection after
 24 hours, so anything older is a connection whose $disconnect never arrived.
+
+Binance's rate limits keep their counters here too (the WebSocket function runs
+outside the VPC, so ElastiCache is out of its reach; DynamoDB is in both clouds):
+
+    PK CONN#<connectionId>  SK META              MsgWindow, MsgCount    (messages per second)
+    PK IP#<address>         SK CONNECTS#<window> Attempts, ExpiresAt    (connects per 5 minutes)
 """
 
 from __future__ import annotations
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
 from castle.streams import Session
 
@@ -143,3 +150,52 @@ class DynamoSubscriptions:
             if "LastEvaluatedKey" not in page:
                 return ids
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def count_message(self, connection_id: str, window: int) -> int:
+        """Count one incoming message in `window`; the window's count so far, this one included.
+
+        Two conditional updates of the META item: add one while the stored window
+        is this one, else start this window at one (when the stored one is older).
+        Concurrent messages of one connection race only on the switch, and the
+        loser retries. 0 when the connection is unknown (no META): nothing to limit.
+        """
+        key = {"PK": self._pk(connection_id), "SK": "META"}
+        for _ in range(3):
+            try:
+                page = self.table.update_item(
+                    Key=key,
+                    UpdateExpression="ADD MsgCount :one",
+                    ConditionExpression="MsgWindow = :w",
+                    ExpressionAttributeValues={":one": 1, ":w": window},
+                    ReturnValues="UPDATED_NEW",
+                )
+                return int(page["Attributes"]["MsgCount"])
+            except ClientError as e:
+                if not _condition_failed(e):
+                    raise
+            try:
+                self.table.update_item(
+                    Key=key,
+                    UpdateExpression="SET MsgWindow = :w, MsgCount = :one",
+                    ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(MsgWindow) OR MsgWindow < :w)",
+                    ExpressionAttributeValues={":one": 1, ":w": window},
+                )
+                return 1
+            except ClientError as e:
+                if not _condition_failed(e):
+                    raise
+        return 0
+
+    def count_connect(self, address: str, window: int, expires_at: int) -> int:
+        """Count one connection attempt from `address` in `window`; the count, this one included."""
+        page = self.table.update_item(
+            Key={"PK": f"IP#{address}", "SK": f"CONNECTS#{window}"},
+            UpdateExpression="ADD Attempts :one SET ExpiresAt = :e",
+            ExpressionAttributeValues={":one": 1, ":e": expires_at},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(page["Attributes"]["Attempts"])
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
