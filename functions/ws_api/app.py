@@ -62,7 +62,7 @@ def on_connect(event: APIGatewayProxyEvent, connection_id: str, request_context:
     if listen_key is not None:
         # Not checked here (Redis is in the VPC, this function is not): the publisher tells an unknown
         # or expired key `listenKeyExpired`.
-        store().open_user_stream(connection_id, listen_key, int(time.time()))
+        store().open_user_stream(connection_id, listen_key, int(time.time()), query.get("combined") == "true")
         return 200, "user data stream"
     try:
         names = streams.parse_stream_list(query.get("streams"), SYMBOLS)

@@ -125,6 +125,10 @@ class SubscriptionStore(Protocol):
         """Record a new connection with the streams of its URL."""
         ...
 
+    def open_user_stream(self, connection_id: str, listen_key: str, now_s: int, combined: bool = False) -> None:
+        """Record a new connection to a listenKey's user data stream."""
+        ...
+
     def close(self, connection_id: str) -> None:
         """Forget a connection and all its subscriptions."""
         ...

@@ -67,12 +67,13 @@ class DynamoSubscriptions:
             for stream in streams:
                 batch.put_item(Item=self._stream_item(connection_id, stream, expires_at))
 
-    def open_user_stream(self, connection_id: str, listen_key: str, now_s: int) -> None:
-        """A `/ws/<listenKey>` connection: its user data stream, found by the publisher as `listenKey@<key>`.
+    def open_user_stream(self, connection_id: str, listen_key: str, now_s: int, combined: bool = False) -> None:
+        """A `/ws/<listenKey>` (or `/stream?streams=<listenKey>`, combined) connection: its user data stream,
+        found by the publisher as `listenKey@<key>`.
 
         The item's SK is not STREAM#, so LIST_SUBSCRIPTIONS does not list it.
         """
-        self.open(connection_id, [], False, now_s)
+        self.open(connection_id, [], combined, now_s)
         self.table.put_item(Item={
             "PK": self._pk(connection_id),
             "SK": f"USER#{listen_key}",
