@@ -7,6 +7,8 @@ for AWS. The only difference is where boto3 points (`AWS_ENDPOINT_URL`).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shlex
 import subprocess
@@ -97,13 +99,28 @@ def deploy(root: Path, endpoint: str, overrides: dict[str, str], log: Path) -> S
         ):
             out.write(f"$ {' '.join(argv)}\n")
             out.flush()
-            result = subprocess.run(argv, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
+            with build_lock(root) if what == "sam build" else contextlib.nullcontext():
+                result = subprocess.run(argv, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
             if result.returncode != 0:
                 raise LaunchError(f"{what} failed: {_last_error(log)} (full output in {log})")
     stack_name = tomllib.loads((root / "samconfig.toml").read_text())[CONFIG_ENV]["global"]["parameters"]["stack_name"]
     described = session.client("cloudformation", endpoint_url=endpoint).describe_stacks(StackName=stack_name)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0].get("Outputs", [])}
     return Stack(stack_name, endpoint, outputs)
+
+
+@contextlib.contextmanager
+def build_lock(root: Path):
+    """One `sam build` at a time per checkout: incremental builds share `.aws-sam/deps` and
+    delete each other's folders there (two local clouds, or `make up` beside `make test`)."""
+    path = root / ".castle" / "sam-build.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _last_error(log: Path) -> str:
