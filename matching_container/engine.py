@@ -5,6 +5,8 @@ Configuration comes from the environment (see `settings.py`): REDIS_URL is
 required, CASTLE_SYMBOLS picks the shard's pairs (default: all listed pairs),
 SNAPSHOTS_BUCKET and SNAPSHOTS_KEY_ARN turn on snapshots (S3, under KMS).
 SIGTERM (ECS stopping the task) and SIGINT finish the current batch and exit.
+The process's cyclic GC is paced between batches (`collector.py`,
+CASTLE_GC_EVERY_S): automatic collection is off once the books are recovered.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import sys
 
 from castle.adapters.redis_streams import RedisBookMirror, RedisCommandStream, RedisEventLog, connect
 from castle.symbols import default_symbols
+from matching_container.collector import PacedCollector
 from matching_container.process import run_process
 from matching_container.settings import EngineSettings
 from matching_container.shard import ShardRunner
 from matching_container.snapshots import SnapshotPolicy
 
 
-def bootstrap(settings: EngineSettings, client=None, snapshots=None) -> ShardRunner:
+def bootstrap(settings: EngineSettings, client=None, snapshots=None, collector=None) -> ShardRunner:
     """Wire the runner to Redis (the journal in; the event log and the depth mirror out) and to S3."""
     client = client or connect(settings.redis_url)
     listed = default_symbols()
@@ -29,7 +32,7 @@ def bootstrap(settings: EngineSettings, client=None, snapshots=None) -> ShardRun
         snapshots = s3_snapshots(settings)
     policy = SnapshotPolicy(settings.snapshot_every_commands, settings.snapshot_every_s,
                             keep=settings.snapshot_keep)
-    return ShardRunner([listed[s] for s in settings.symbols], source, sink, snapshots, policy)
+    return ShardRunner([listed[s] for s in settings.symbols], source, sink, snapshots, policy, collector)
 
 
 def s3_snapshots(settings: EngineSettings):
@@ -43,7 +46,11 @@ def s3_snapshots(settings: EngineSettings):
 
 
 def main() -> int:
-    return run_process("matching engine", lambda settings, stop: bootstrap(settings).run(stop))
+    # Only the engine process paces its GC: a runner in a test's thread leaves its process's collector alone.
+    return run_process(
+        "matching engine",
+        lambda settings, stop: bootstrap(settings, collector=PacedCollector(settings.gc_every_s)).run(stop),
+    )
 
 
 if __name__ == "__main__":

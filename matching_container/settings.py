@@ -27,6 +27,7 @@ class EngineSettings:
     snapshot_every_commands: int = 10_000
     snapshot_every_s: int = 60
     snapshot_keep: int = 2
+    gc_every_s: int = 60  # the matching process's paced cyclic-GC pass, between batches (collector.py)
 
     @property
     def snapshots_enabled(self) -> bool:
@@ -56,6 +57,7 @@ class EngineSettings:
             snapshot_every_commands=_int(env, "CASTLE_SNAPSHOT_EVERY_COMMANDS", 10_000),
             snapshot_every_s=_int(env, "CASTLE_SNAPSHOT_EVERY_S", 60),
             snapshot_keep=_int(env, "CASTLE_SNAPSHOT_KEEP", 2),
+            gc_every_s=_int(env, "CASTLE_GC_EVERY_S", 60),
         )
 
 

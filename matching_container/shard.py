@@ -33,6 +33,7 @@ from castle.codec import CodecError, command_from_dict, event_to_dict
 from castle.matching import MatchingEngine
 from castle.snapshot import restore
 from castle.symbols import Symbol
+from matching_container.collector import PacedCollector
 from matching_container.snapshots import DEFAULT_POLICY, SnapshotPolicy, Snapshotter
 
 log = logging.getLogger("castle.matching")
@@ -57,6 +58,7 @@ class ShardRunner:
         sink: ResultSink,
         snapshots: SnapshotStore | None = None,
         policy: SnapshotPolicy = DEFAULT_POLICY,
+        collector: PacedCollector | None = None,
     ) -> None:
         self.symbols = {s.name: s for s in symbols}
         self.engines = {name: MatchingEngine(s) for name, s in self.symbols.items()}
@@ -65,6 +67,7 @@ class ShardRunner:
         self.snapshots = snapshots
         self.snapshotter = Snapshotter(snapshots, source, sink, policy) if snapshots is not None else None
         self.recoveries: dict[str, Recovery] = {}
+        self.collector = collector  # the process's cyclic GC, paced between batches (collector.py)
 
     def recover(self) -> None:
         """Restore every book (snapshot + journal); publish what the last run did not."""
@@ -129,9 +132,18 @@ class ShardRunner:
 
     def run(self, stop: threading.Event) -> None:
         self.recover()
+        collector = self.collector
+        if collector is not None:
+            collector.start()
         log.info("ready: %s", ", ".join(self.engines))
-        while not stop.is_set():
-            self.step()
+        try:
+            while not stop.is_set():
+                self.step()
+                if collector is not None:
+                    collector.maybe_collect()  # between batches, as the snapshot copy
+        finally:
+            if collector is not None:
+                collector.stop()
         if self.snapshotter is not None:
             self.snapshotter.close()
         log.info("stopped")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
+from math import gcd
 from dataclasses import replace
 from heapq import heappop, heappush
 
@@ -81,15 +82,18 @@ class MatchingEngine:
         avg_minutes = symbol.percent_price.avg_price_mins if symbol.percent_price else symbol.notional.avg_price_mins
         self.avg_price = AveragePrice(avg_minutes)
         self._max_orders = symbol.max_num_orders
-        self._percent_price = symbol.percent_price
-        self._price_bounds: tuple[int, int, int, int, int] | None = None
-        self._handlers = {
-            PlaceOrder: self._place,
-            CancelOrder: self._cancel,
-            CancelAllOrders: self._cancel_all,
-            AmendOrder: self._amend,
-            CancelReplace: self._cancel_replace,
-        }
+        self._percent_price = pp = symbol.percent_price
+        # PERCENT_PRICE_BY_SIDE's multipliers as reduced fractions (1/5, 5/1): the same bounds, smaller ints.
+        self._percent_fractions = (
+            None if pp is None else tuple(_reduced(m) for m in (pp.bid_down, pp.bid_up, pp.ask_down, pp.ask_up))
+        )
+        # NOTIONAL for MARKET orders, as (min, max) in quote units, or None when neither applies.
+        notional = symbol.notional
+        low = notional.min_notional if notional.apply_min_to_market else 0
+        high = notional.max_notional if notional.max_notional and notional.apply_max_to_market else NO_LIMIT
+        self._market_notional = None if (low, high) == (0, NO_LIMIT) else (low, high, symbol.tick * symbol.lot,
+                                                                           10**symbol.base.scale)
+        self._price_bounds: tuple | None = None
 
     @property
     def last_price(self) -> int | None:
@@ -101,7 +105,7 @@ class MatchingEngine:
         self.seq = seq = self.seq + 1
         self.book.update_id = seq
         events: list[Event] = []
-        self._handlers[type(command)](command, seq, events)
+        _HANDLERS[type(command)](self, command, seq, events)
         triggered = self._triggered
         if triggered:
             ts = command.place.ts if isinstance(command, CancelReplace) else command.ts
@@ -111,19 +115,29 @@ class MatchingEngine:
 
     def _place(self, cmd: PlaceOrder, seq: int, events: list) -> None:
         oid, account, order_type, side, price = cmd.order_id, cmd.account, cmd.type, cmd.side, cmd.price
-        # A plain LIMIT order is admitted inline (the hot path); everything else goes through `_admit`.
+        # Plain LIMIT and MARKET orders are admitted inline (the hot path); everything else, and
+        # whatever the inline checks would not admit, goes through `_admit`, which gives the reason.
         admitted = False
         if (
-            order_type is LIMIT
+            (order_type is LIMIT or order_type is MARKET and price is None)
             and oid not in self.orders
             and oid not in self.stops
             and cmd.client_order_id is None
             and self.open_count.get(account, 0) < self._max_orders
         ):
-            bounds = self._price_bounds  # PERCENT_PRICE_BY_SIDE as tick bounds, per minute and trade
+            bounds = self._price_bounds  # per minute and trade: PERCENT_PRICE_BY_SIDE in ticks, the average
             if bounds is None or bounds[0] != cmd.ts // MINUTE_MS:
                 bounds = self._refresh_price_bounds(cmd.ts)
-            admitted = (bounds[1] <= price <= bounds[2]) if side is BUY else (bounds[3] <= price <= bounds[4])
+            if order_type is LIMIT:
+                admitted = (bounds[1] <= price <= bounds[2]) if side is BUY else (bounds[3] <= price <= bounds[4])
+            else:
+                market_notional, qty = self._market_notional, cmd.qty
+                if market_notional is None or qty is None or bounds[5] is None:
+                    admitted = True
+                else:
+                    low, high, tick_lot, scale = market_notional
+                    notional = bounds[5] * qty // bounds[6] * tick_lot // scale  # Symbol.quote_units
+                    admitted = low <= notional <= high
         if not admitted:
             try:
                 self._admit(cmd)
@@ -131,41 +145,51 @@ class MatchingEngine:
                 events.append(OrderRejected(seq, oid, account, e.code, e.msg))
                 return
         events.append(new_event(OrderAccepted, (seq, oid, account, side, price, cmd.qty, cmd.ts)))
-        if order_type in STOP_TYPES:
+        if order_type is LIMIT:
+            if cmd.tif is GTC and not cmd.iceberg_qty:
+                # A GTC limit that does not cross goes straight to the book.
+                if side is BUY:
+                    heap, levels = self.book.asks.heap, self.book.asks.levels
+                    while heap and heap[0] not in levels:
+                        heappop(heap)
+                    crosses = bool(heap) and heap[0] <= price
+                else:
+                    heap, levels = self.book.bids.heap, self.book.bids.levels
+                    while heap and -heap[0] not in levels:
+                        heappop(heap)
+                    crosses = bool(heap) and -heap[0] >= price
+                if not crosses:
+                    self._rest(Order(oid, account, side, price, cmd.qty, cmd.qty, 0, cmd.ts, cmd.client_order_id))
+                    return
+        elif order_type in STOP_TYPES:
             self._park(cmd, seq)
             return
-        if order_type is LIMIT and cmd.tif is GTC and not cmd.iceberg_qty:
-            # A GTC limit that does not cross goes straight to the book.
-            if side is BUY:
-                heap, levels = self.book.asks.heap, self.book.asks.levels
-                while heap and heap[0] not in levels:
-                    heappop(heap)
-                crosses = bool(heap) and heap[0] <= price
-            else:
-                heap, levels = self.book.bids.heap, self.book.bids.levels
-                while heap and -heap[0] not in levels:
-                    heappop(heap)
-                crosses = bool(heap) and -heap[0] >= price
-            if not crosses:
-                self._rest(Order(oid, account, side, price, cmd.qty, cmd.qty, 0, cmd.ts, cmd.client_order_id))
-                return
         self._execute(cmd, order_type, cmd.ts, seq, events)
 
-    def _refresh_price_bounds(self, ts: int) -> tuple[int, int, int, int, int]:
-        """(minute, bid low, bid high, ask low, ask high) in ticks, from the average price."""
+    def _refresh_price_bounds(self, ts: int) -> tuple:
+        """(minute, bid low, bid high, ask low, ask high, average's num, den): ticks, from the average price.
+
+        The same integers as `PercentPriceBySide.check` over `AveragePrice.value`: price >= ceil(avg * down)
+        and price <= floor(avg * up), with each multiplier as a reduced fraction p/q of ONE.
+        """
         minute = ts // MINUTE_MS
-        pp = self._percent_price
-        avg = self.avg_price.value(ts) if pp is not None else None
+        avg = self.avg_price.value(ts)
+        fractions = self._percent_fractions
         if avg is None:
-            bounds = (minute, 0, NO_LIMIT, 0, NO_LIMIT)
+            bounds = (minute, 0, NO_LIMIT, 0, NO_LIMIT, None, None)
+        elif fractions is None:
+            bounds = (minute, 0, NO_LIMIT, 0, NO_LIMIT, avg[0], avg[1])
         else:
-            num, d = avg[0], avg[1] * ONE
+            num, den = avg
+            (bdp, bdq), (bup, buq), (adp, adq), (aup, auq) = fractions
             bounds = (
                 minute,
-                -(-num * pp.bid_down // d),
-                num * pp.bid_up // d,
-                -(-num * pp.ask_down // d),
-                num * pp.ask_up // d,
+                -(-num * bdp // (den * bdq)),
+                num * bup // (den * buq),
+                -(-num * adp // (den * adq)),
+                num * aup // (den * auq),
+                num,
+                den,
             )
         self._price_bounds = bounds
         return bounds
@@ -554,6 +578,17 @@ class MatchingEngine:
         return h.hexdigest()
 
 
+# Command type -> handler. Plain functions at module level: bound methods kept on the engine would make
+# it a reference cycle, freed only by the cyclic GC that the matching process paces (collector.py).
+_HANDLERS = {
+    PlaceOrder: MatchingEngine._place,
+    CancelOrder: MatchingEngine._cancel,
+    CancelAllOrders: MatchingEngine._cancel_all,
+    AmendOrder: MatchingEngine._amend,
+    CancelReplace: MatchingEngine._cancel_replace,
+}
+
+
 def _best_key(side) -> int | None:
     """The best heap key of a book side (price, or -price for bids), dropping stale keys."""
     heap, levels, sign = side.heap, side.levels, side.sign
@@ -563,6 +598,12 @@ def _best_key(side) -> int | None:
             return key
         heappop(heap)
     return None
+
+
+def _reduced(multiplier: int) -> tuple[int, int]:
+    """A multiplier in units of ONE as a reduced fraction (p, q): multiplier / ONE == p / q."""
+    g = gcd(multiplier, ONE)
+    return multiplier // g, ONE // g
 
 
 def _stop_is_met(cmd: PlaceOrder, last: int) -> bool:
