@@ -330,7 +330,7 @@ def forwarded_ws_headers(request: web.Request) -> dict[str, str]:
 # ----------------------------------------------------------- docs, health
 def openapi_schema(config: EdgeConfig) -> dict:
     """OpenAPI 3.1 from the spot API's resolver (the routes the Lambda really serves)."""
-    from aws_lambda_powertools.event_handler.openapi.models import Server
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 
     try:
         import castle  # noqa: F401
@@ -338,12 +338,15 @@ def openapi_schema(config: EdgeConfig) -> dict:
         sys.path.insert(0, str(ROOT / "layers" / "core"))
     sys.path.insert(0, str(ROOT / "functions" / "spot_api"))  # its modules import each other as Lambda runs them
     from functions.spot_api.app import app as spot
+    from functions.spot_api.signed_docs import API_KEY_SCHEME
 
     text = spot.get_openapi_json_schema(
         title=config.title,
         version=config.version,
         description="Binance's spot REST API, served by Castle.",
         servers=[Server(url="/", description="this edge")],
+        security_schemes={API_KEY_SCHEME: APIKey(name="X-MBX-APIKEY", in_=APIKeyIn.header,
+                                                 description="the API key, for signed and USER_STREAM routes")},
     )
     return json.loads(text)
 

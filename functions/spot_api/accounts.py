@@ -16,6 +16,8 @@ from castle.accounts import account_info, commission_info
 from castle.auth import Permission
 from castle.symbols import default_symbols
 import security
+import signed_docs as docs
+from signed_docs import signed
 
 router = APIGatewayRouter()
 SYMBOLS = default_symbols()
@@ -37,7 +39,7 @@ def listen_keys():
     return RedisListenKeys(security.redis_client())
 
 
-@router.get("/api/v3/account")
+@router.get("/api/v3/account", **signed(docs.Account, "Account information (USER_DATA)"))
 def get_account() -> dict:
     caller = security.authenticate(router.current_event, Permission.READ)
     params = security.request_params(router.current_event)
@@ -48,7 +50,7 @@ def get_account() -> dict:
     return account_info(profile, ledger().balances(str(caller.account_id)), omit_zero)
 
 
-@router.get("/api/v3/account/commission")
+@router.get("/api/v3/account/commission", **signed(docs.Commission, "Commission rates (USER_DATA)"))
 def get_commission() -> dict:
     caller = security.authenticate(router.current_event, Permission.READ)
     symbol = security.request_params(router.current_event).get("symbol")
@@ -59,13 +61,13 @@ def get_commission() -> dict:
     return commission_info(symbol, caller.commission)
 
 
-@router.post("/api/v3/userDataStream")
+@router.post("/api/v3/userDataStream", **signed(docs.NoParameters, "Start a user data stream", api_key_only=True))
 def start_user_data_stream() -> dict:
     caller = security.authenticate(router.current_event, Permission.READ, signed=False)
     return {"listenKey": listen_keys().create(caller.account_id)}
 
 
-@router.put("/api/v3/userDataStream")
+@router.put("/api/v3/userDataStream", **signed(docs.ListenKey, "Keep a user data stream alive", api_key_only=True))
 def keepalive_user_data_stream() -> dict:
     caller = security.authenticate(router.current_event, Permission.READ, signed=False)
     if not listen_keys().keepalive(caller.account_id, _listen_key()):
@@ -73,7 +75,7 @@ def keepalive_user_data_stream() -> dict:
     return {}
 
 
-@router.delete("/api/v3/userDataStream")
+@router.delete("/api/v3/userDataStream", **signed(docs.ListenKey, "Close a user data stream", api_key_only=True))
 def close_user_data_stream() -> dict:
     caller = security.authenticate(router.current_event, Permission.READ, signed=False)
     if not listen_keys().close(caller.account_id, _listen_key()):

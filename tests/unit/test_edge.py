@@ -88,8 +88,8 @@ async def world(health=None, max_body_bytes: int = 1 << 20, rest_up: bool = True
             yield seen, edge, client
 
 
-def run(coro) -> None:
-    asyncio.run(asyncio.wait_for(coro, 30))
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 30))
 
 
 def test_query_string_reaches_the_rest_api_byte_for_byte():
@@ -258,6 +258,23 @@ def test_openapi_is_3_1_with_the_spot_paths():
             assert doc["info"]["title"] == "Castle"
 
     run(scenario())
+
+
+def test_openapi_documents_the_signed_routes_parameters_and_the_api_key_header():
+    async def scenario():
+        async with world() as (_, edge, client):
+            async with client.get(edge.make_url("/openapi.json")) as r:
+                return await r.json()
+
+    doc = run(scenario())
+    new_order = doc["paths"]["/api/v3/order"]["post"]
+    form = new_order["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert {"symbol", "side", "type", "quantity", "timestamp", "signature"} <= set(form["required"]) | set(
+        form["properties"]) and {"symbol", "side", "type", "timestamp", "signature"} <= set(form["required"])
+    cancel = {p["name"]: p for p in doc["paths"]["/api/v3/order"]["delete"]["parameters"]}
+    assert cancel["symbol"]["required"] and not cancel["orderId"]["required"] and cancel["orderId"]["in"] == "query"
+    assert new_order["security"] == [{"binanceApiKey": []}]
+    assert doc["components"]["securitySchemes"]["binanceApiKey"]["name"] == "X-MBX-APIKEY"
 
 
 def test_docs_serve_swagger_ui_from_local_files():
