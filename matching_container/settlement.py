@@ -170,8 +170,11 @@ class SymbolSettlement:
         record = self._record(e.account, e.order_id)
         if record is None:
             return "unknown order"
-        update = self.orders.status_update(record, record.status, ts, working_time=e.ts or ts)
-        return "applied" if self.orders.settle(None, [update]) else "repeated"
+        working = e.ts or ts
+        update = self.orders.status_update(record, record.status, ts, working_time=working)
+        # Binance tells the owner with a second NEW: the order is now working (`w`, `W`).
+        after = replace(record, update_time=ts, working_time=working)
+        return self._settle(None, [update], [self._report(after, user_data.NEW, ts, e.seq, (record.hold_asset,))])
 
     def _on_TradeExecuted(self, t: TradeExecuted, ts: int) -> str:
         maker = self._record(t.maker_account, t.maker_order_id)

@@ -139,6 +139,20 @@ def test_a_quote_order_says_filled_on_its_last_fill_and_reports_no_empty_trade(e
     assert reports[-1]["Q"] == "100.00000000" and reports[-1]["l"] == reports[-1]["z"]
 
 
+def test_a_triggered_stop_reports_new_again_now_working(ex):
+    ex.fund(BOB, "USDT", 100_000 * UNIT)
+    ex.place(ALICE, Side.BUY, price=P, qty=100)
+    stop = ex.place(ALICE, Side.BUY, type=OrderType.STOP_LOSS_LIMIT, price=P + 200, stop_price=P + 100, qty=100,
+                    tif=TimeInForce.GTC)
+    ex.place(BOB, Side.SELL, price=P, qty=100)  # trades at P: nothing triggers yet
+    assert [r["w"] for r in ex.reports(ALICE) if r["i"] == stop] == [False]
+    ex.place(BOB, Side.SELL, price=P + 100, qty=50)
+    ex.place(ALICE, Side.BUY, price=P + 100, qty=50)  # last price P + 100: the stop triggers
+    triggered = [r for r in ex.reports(ALICE) if r["i"] == stop]
+    assert (triggered[1]["x"], triggered[1]["w"], triggered[1]["o"]) == ("NEW", True, "STOP_LOSS_LIMIT")
+    assert triggered[1]["W"] >= triggered[0]["O"]
+
+
 def test_an_order_the_engine_rejects_gets_no_report(ex):
     ex.place(BOB, Side.SELL, price=P, qty=500)
     before = len(ex.reports(ALICE))
