@@ -62,17 +62,22 @@ class Cloud:
 
 
 @pytest.fixture(scope="session")
-def local_cloud() -> Iterator[Cloud]:
+def local_cloud(request) -> Iterator[Cloud]:
     # Its own state folder (and sam build folder) per run: concurrent runs never share one.
     state = ROOT / ".castle" / f"e2e-{os.getpid()}"
     cloud = LocalCloud(root=ROOT, state=state, edge_port=free_port())
     cloud.announce = lambda name, detail: None  # quiet under pytest
+    failed_before = request.session.testsfailed
     try:
         info = cloud.start()
         yield Cloud(info, deployed_at=time.monotonic())
     finally:
         cloud.stop()
-        shutil.rmtree(state / "build", ignore_errors=True)
+        if request.session.testsfailed > failed_before:  # the components' logs, for whoever reads the failure
+            shutil.rmtree(state / "build", ignore_errors=True)
+            print(f"\nlocal cloud logs kept in {state}")
+        else:
+            shutil.rmtree(state, ignore_errors=True)
 
 
 def eventually(check: Callable[[], object], timeout_s: float = 20.0, interval_s: float = 0.2):
