@@ -293,7 +293,8 @@ class MatchingEngine:
             price = level.price
             orders = level.orders
             dirty.add(price)
-            filled = 0
+            filled = gone = 0
+            taker_left = remaining if by_qty else 0
             while remaining and orders:
                 maker = orders[0]
                 maker_left = maker.remaining
@@ -302,12 +303,40 @@ class MatchingEngine:
                     continue
                 if stp_on and maker.account == account:
                     # A quote-budget order has no quantity left to prevent, only money.
-                    left = remaining if by_qty else 0
-                    stp_expired = self._prevent(maker, level, oid, left, price, stp, seq, events)
+                    level.count -= gone
+                    gone = 0
+                    stp_expired = self._prevent(maker, level, oid, taker_left, price, stp, seq, events)
                     if stp_expired:
                         break
                     continue
                 visible = maker.visible
+                if visible == maker_left and maker_left <= remaining and budget is None:
+                    # The common case: the whole maker (no iceberg slice left) fills and leaves the book.
+                    remaining -= maker_left
+                    filled += maker_left
+                    trade_id += 1
+                    maker_account = maker.account
+                    maker_id = maker.id
+                    if by_qty:
+                        taker_left = remaining
+                    maker.remaining = maker.visible = 0
+                    append(
+                        new_event(
+                            TradeExecuted,
+                            (
+                                seq, trade_id, price, maker_left, maker_id, maker_account, 0,
+                                oid, account, taker_left, side, ts,
+                            ),
+                        )
+                    )
+                    orders.popleft()
+                    gone += 1
+                    # Drop it from the indexes (inlined `_forget`).
+                    del by_id[maker_id]
+                    open_count[maker_account] -= 1
+                    if maker.client_id is not None:
+                        self.client_ids.pop((maker_account, maker.client_id), None)
+                    continue
                 fill = visible if visible < remaining else remaining
                 if budget is not None:
                     affordable = budget // price
@@ -318,6 +347,8 @@ class MatchingEngine:
                             break
                     budget -= fill * price
                 remaining -= fill
+                if by_qty:
+                    taker_left = remaining
                 maker_left -= fill
                 visible -= fill
                 maker.remaining = maker_left
@@ -328,7 +359,7 @@ class MatchingEngine:
                         TradeExecuted,
                         (
                             seq, trade_id, price, fill, maker.id, maker.account, maker_left,
-                            oid, account, remaining if by_qty else 0, side, ts,
+                            oid, account, taker_left, side, ts,
                         ),
                     )
                 )
@@ -339,13 +370,14 @@ class MatchingEngine:
                         orders.append(maker)
                         level.qty += visible
                     else:
-                        level.count -= 1
-                        # The maker is done: drop it from the indexes (inlined `_forget`).
+                        gone += 1
                         del by_id[maker.id]
                         open_count[maker.account] -= 1
                         if maker.client_id is not None:
                             self.client_ids.pop((maker.account, maker.client_id), None)
                 maker.visible = visible
+            if gone:
+                level.count -= gone
             if filled:
                 level.qty -= filled
                 notional += price * filled
@@ -355,6 +387,7 @@ class MatchingEngine:
                     self._trigger_stops(price)
             if not level.count:
                 del levels[price]
+                heappop(heap)  # its key is still the top: drop it now rather than on the next look
             if stp_expired or (budget is not None and not out_of_liquidity):
                 break
         if budget is not None and not remaining:
