@@ -280,3 +280,10 @@ def test_connects_count_per_viewer_address_else_per_source_ip(world):
     invoke(connect_from(None, "b"))
     assert sorted(i["PK"] for i in table.scan()["Items"] if i["PK"].startswith("IP#")) == [
         "IP#198.51.100.1", "IP#203.0.113.7"]
+
+
+def test_messages_of_a_connection_without_a_record_are_answered_not_limited(world):
+    _, poster = world  # no $connect stored (it failed, or the TTL took it): nothing to count against
+    for i in range(7):
+        invoke(message_at(LIST, T0 + i))
+    assert len(poster.frames) == 7 and poster.deleted == []
