@@ -643,7 +643,7 @@ def run(args) -> dict:
         failures.append(f"Castle is not deterministic: {trades} fills, then {default_gc_trades}")
     if lat_trades != trades:
         failures.append(f"Castle is not deterministic: {trades} fills, then {lat_trades}")
-    log(f"mixed: Castle latency {castle_lat}")
+    log(f"mixed: Castle latency with the default GC {castle_lat_default_gc}")
 
     peer_lat = None
     if args.peer_latency:
