@@ -1,0 +1,418 @@
+"""Market data: N WebSocket clients on Binance's streams through the edge, while crossing orders trade.
+
+    PYTHONPATH=layers/core:. .venv/bin/python -m benchmarks --only market_data [--md-clients 200,1000]
+
+Starts its own local cloud (as `e2e` does), creates funded accounts through the
+admin API, then for each client count in `--md-clients`:
+
+1. connects the clients (`/stream?streams=btcusdt@depth@100ms/btcusdt@trade`),
+   spread over `--md-processes` asyncio processes;
+2. places crossing orders through the edge at `--md-rate` orders/s for
+   `--md-seconds` (after a warm-up), stamping each REST ack (`_wsclients`);
+3. measures, at every client, each trade from the ack of the taker that caused
+   it (its price names it), each depth diff's levels from the ack of the order
+   that changed them, loss and order (trade ids contiguous, depth U/u chained),
+   and the CPU of the publisher, ministack and the edge;
+4. splits one message's time into stages: the stack's own timestamps (T, the
+   journal's and the event log's Redis ids, E) and a probe that posts marker
+   frames through the publisher's `Fanout` with each PostToConnection timed.
+
+See benchmarks/README.md for the figures and how to read them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import multiprocessing
+import os
+import shutil
+import statistics
+import sys
+import time
+from decimal import Decimal
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from benchmarks._loadgen import SYMBOL, Spec, percentiles, run_load
+from benchmarks._stages import CpuMeter
+from benchmarks._wsclients import CLOCK, STREAMS, ClientsSpec, FeedSpec, clients, fanout_probe, order_feed
+from benchmarks.e2e import _commit, create_accounts, start_cloud
+
+NAME = "market_data"
+TARGET_P99_MS = 50.0
+TARGET_CLIENTS = 200
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--md-clients", default="200,1000", help="market_data: client counts, one run each")
+    parser.add_argument("--md-seconds", type=float, default=30.0, help="market_data: measured seconds per run")
+    parser.add_argument("--md-rate", type=float, default=20.0, help="market_data: orders per second (makers+takers)")
+    parser.add_argument("--md-processes", type=int, default=2, help="market_data: processes the clients run in")
+    parser.add_argument("--md-probe-rounds", type=int, default=5,
+                        help="market_data: marker frames posted to every client through Fanout, per run")
+    parser.add_argument("--quick", action="store_true",
+                        help="market_data: a smoke run (20 and 50 clients, 5 s each, 3 probe rounds)")
+
+
+def log(msg: str) -> None:
+    print(f"[market_data {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def ms(ns: int) -> float:
+    return ns / 1e6
+
+
+# ---------------------------------------------------------------------- run
+def run(args) -> dict:
+    if args.quick:
+        args.md_clients, args.md_seconds, args.md_probe_rounds = "20,50", 5.0, 3
+    t_start = time.perf_counter()
+    load_start = os.getloadavg()
+    cloud, info, state, startup_s = start_cloud()
+    try:
+        log(f"local cloud up in {startup_s:.1f}s; edge {info.edge_url}")
+        accounts = create_accounts(info.edge_url, info.admin_token, 8)
+        edge = urlsplit(info.edge_url)
+        # Concurrent pings first: the spot API's Lambda workers start before the first signed order.
+        run_load(Spec(kind="ping", host=edge.hostname, port=edge.port, path_prefix="", threads=8, seconds=3.0,
+                      warmup_s=0.0, start_at=time.time() + 1.0, ip_base="127.59"), 1)
+        runs, failures = {}, []
+        for r, n in enumerate(int(c) for c in args.md_clients.split(",")):
+            log(f"run {r}: {n} clients, uptime load {os.getloadavg()}")
+            runs[str(n)] = one_run(args, cloud, info, accounts, r, n)
+            failures += [f"{n} clients: {f}" for f in runs[str(n)].pop("failures")]
+    finally:
+        log("stopping the local cloud")
+        cloud.stop()
+        shutil.rmtree(state, ignore_errors=True)
+    head = runs.get(str(TARGET_CLIENTS)) or next(iter(runs.values()))
+    return {
+        **{k: v for k, v in head.items() if k not in ("stages", "probe", "cpu")},
+        "runs": runs,
+        "targets": {
+            "ws_p99_ms <= 50 at 200 clients": str(TARGET_CLIENTS) in runs
+            and (runs[str(TARGET_CLIENTS)]["ws_p99_ms"] or 1e9) <= TARGET_P99_MS,
+            "no message lost or reordered": all(x["lost"] == 0 and x["reordered"] == 0 for x in runs.values()),
+        },
+        "failures": failures,
+        "config": {"loadavg_start": load_start, "loadavg_end": os.getloadavg(), "commit": _commit(),
+                   "clients": [int(c) for c in args.md_clients.split(",")], "seconds": args.md_seconds,
+                   "order_rate_per_s": args.md_rate, "client_processes": args.md_processes, "streams": STREAMS,
+                   "clock": CLOCK, "startup_s": round(startup_s, 1), "wall_s": round(time.perf_counter() - t_start, 1),
+                   "python": sys.version.split()[0], "cpus": os.cpu_count()},
+    }
+
+
+def one_run(args, cloud, info, accounts, r: int, n: int) -> dict:
+    ctx = multiprocessing.get_context("spawn")
+    queue, stop = ctx.Queue(), ctx.Event()
+    edge = urlsplit(info.edge_url)
+    url = f"ws://{edge.hostname}:{edge.port}/stream?streams={STREAMS}"
+    per = [n // args.md_processes + (1 if i < n % args.md_processes else 0) for i in range(args.md_processes)]
+    procs, first = [], 0
+    for i, count in enumerate(c for c in per if c):
+        spec = ClientsSpec(url=url, index=i, first=first, count=count, ip_base=f"127.{70 + r}")
+        procs.append(ctx.Process(target=clients, args=(spec, queue, stop), daemon=True))
+        first += count
+    t = time.perf_counter()
+    for p in procs:
+        p.start()
+    connected, connect_errors = 0, []
+    for _ in procs:
+        _, _, ok, errors = queue.get(timeout=600)
+        connected, connect_errors = connected + ok, connect_errors + errors
+    connect_s = time.perf_counter() - t
+    log(f"{connected}/{n} connected in {connect_s:.1f}s")
+    time.sleep(2.0)  # the publisher re-reads the subscriptions twice a second
+
+    probe_ids = connection_ids()
+    management = f"{info.endpoint.rstrip('/')}/_aws/execute-api/{info.stack.outputs['WebSocketApiId']}/" \
+                 f"{info.stack.outputs['WebSocketStage']}"
+    probe = ctx.Process(target=fanout_probe, args=(management, probe_ids, args.md_probe_rounds, 0.2, 8, queue),
+                        daemon=True)
+    probe.start()
+    _, _, probed = queue.get(timeout=600)
+    probe.join()
+    log(f"fan-out probe: {len(probed['stamps'])} posts to {len(probe_ids)} connections")
+    time.sleep(1.0)
+
+    warmup = 3.0
+    feed_spec = FeedSpec(host=edge.hostname, port=edge.port, ip_base=f"127.{60 + r}", rate=args.md_rate,
+                         seconds=args.md_seconds, warmup_s=warmup, start_at=time.time() + 1.0,
+                         base_cents=3_000_000 + r * 100_000, lag=3, tag=f"md{os.getpid()}r{r}",
+                         makers=accounts[:4], takers=accounts[4:])
+    restarts_before = {c.name: c.restarts for c in cloud.supervisor.components}
+    feed = ctx.Process(target=order_feed, args=(feed_spec, queue), daemon=True)
+    feed.start()
+    components = {c.name: c.proc.pid for c in cloud.supervisor.components}
+    ministack = components.pop("ministack", None)
+    meter = CpuMeter({**components, "ministack (gateway, DynamoDB, @connections)": ministack,
+                      "order feed": feed.pid, **{f"ws clients {i}": p.pid for i, p in enumerate(procs)}}, ministack)
+    window = feed_spec.start_at + warmup
+    samples = []
+    for at in (window, window + args.md_seconds):
+        time.sleep(max(0.0, at - time.time()))
+        samples.append((time.perf_counter(), meter.sample()))
+    _, _, fed = queue.get(timeout=args.md_seconds + 600)
+    feed.join()
+    (t0, before), (t1, after) = samples
+    log(f"orders done ({len(fed['orders'])}, {len(fed['errors'])} errors); draining")
+    stop.set()
+    parts = [queue.get(timeout=900)[2] for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    restarts = {c.name: c.restarts - restarts_before.get(c.name, 0) for c in cloud.supervisor.components
+                if c.restarts != restarts_before.get(c.name, 0)}
+
+    fills = fills_since(info.redis_url, int(feed_spec.start_at * 1000))
+    result = analyse(parts, fed["orders"], fills, feed_spec, args.md_seconds, window, n)
+    cpu = CpuMeter.delta(before, after, t1 - t0, result["messages"])
+    cpu["note"] = "CPU seconds by component over the measured window; cpu_ms_per_operation: per frame received " \
+                  "by a client in that window"
+    result["stages"] = stages(parts, fed["orders"], fills)
+    result["probe"] = probe_figures(probed, parts, len(probe_ids))
+    by = cpu["cpu_s_by_component"]
+    elapsed = cpu["elapsed_s"]
+    edge_s = by.get("edge (benchmark process)", 0.0)
+    result["publisher_cpu"] = {"cpu_s": by.get("publisher"), "core_fraction": round(by.get("publisher", 0) / elapsed, 3)}
+    ms_s = by.get("ministack (gateway, DynamoDB, @connections)", 0.0)
+    result["ministack_cpu"] = {"cpu_s": ms_s, "core_fraction": round(ms_s / elapsed, 3)}
+    result["edge_cpu"] = {"cpu_s": edge_s, "core_fraction": round(edge_s / elapsed, 3)}
+    result["cpu"] = cpu
+    result.update(clients_connected=connected, connect_s=round(connect_s, 1), connect_errors=connect_errors,
+                  orders={"sent": len(fed["orders"]), "errors": len(fed["errors"]), "error_samples": fed["errors"][:5],
+                          "ack_ms": percentiles([ms(o["ack_ns"] - o["sent_ns"]) for o in fed["orders"]
+                                                 if o["measured"] and o["ok"]])},
+                  restarts=restarts, loadavg_end=os.getloadavg())
+    failures = [f for f in (
+        connected < n and f"{n - connected} clients could not connect: {connect_errors[:2]}",
+        fed["errors"] and f"{len(fed['errors'])} orders failed: {fed['errors'][:2]}",
+        not result["trades"] and "no trade reached any client",
+        result["trades_never_delivered"] and f"{result['trades_never_delivered']} filled takers' trades reached "
+                                             "no client",
+        restarts and f"components restarted: {restarts}",
+    ) if f]
+    result["failures"] = failures
+    log(f"{n} clients: ws p50 {result['ws_p50_ms']} p99 {result['ws_p99_ms']} ms, {result['messages_per_s']} msg/s, "
+        f"lost {result['lost']}, reordered {result['reordered']}, publisher {result['publisher_cpu']}")
+    return result
+
+
+def connection_ids() -> list[str]:
+    """Every open WebSocket connection (this cloud's are all the benchmark's), from the ConnectionsTable."""
+    import boto3
+
+    from castle.adapters.subscriptions import DynamoSubscriptions
+
+    table = boto3.resource("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                           aws_access_key_id="test", aws_secret_access_key="test").Table(
+        os.environ["ConnectionsTableName"])
+    return sorted(DynamoSubscriptions(table).snapshot()[1])
+
+
+# ------------------------------------------------------------------ figures
+def pair_of(spec: FeedSpec, price: str) -> int:
+    return int(Decimal(price) * 100) - spec.base_cents
+
+
+def split_missing(missing: set[int], last: int | None) -> tuple[int, int]:
+    """(ids after the last one received: still undelivered when the client closed, ids missing before it: lost).
+
+    Fanout keeps each connection's frames in order, so a missing id below one received will never come.
+    """
+    tail = len(missing) if last is None else sum(1 for x in missing if x > last)
+    return tail, len(missing) - tail
+
+
+class Fill(NamedTuple):
+    taker: int  # orderId
+    maker: int
+    committed_ms: int  # the events stream id: Redis's clock at the engine's MULTI commit
+    journal_ms: int  # the command's stream id: Redis's clock at the handler's XADD
+
+
+def fills_since(redis_url: str, start_ms: int) -> dict[int, Fill]:
+    """trade id -> the orders that made it, from the engine's event log (`castle:{SYMBOL}:events`)."""
+    import json
+
+    import redis
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    out = {}
+    for entry_id, fields in client.xrange(f"castle:{{{SYMBOL}}}:events", min=str(start_ms), max="+"):
+        if fields.get("type") == "TradeExecuted":
+            event = json.loads(fields["event"])
+            out[event["trade_id"]] = Fill(event["taker_order_id"], event["maker_order_id"],
+                                          int(entry_id.split("-")[0]), int(fields["command_id"].split("-")[0]))
+    return out
+
+
+def analyse(parts: list[dict], orders: list[dict], fills: dict[int, Fill], spec: FeedSpec, seconds: float,
+            window: float, n: int) -> dict:
+    """Latency from the causing order's ack, throughput, and loss/order per client.
+
+    A trade's cause is its taker (trade id -> taker orderId from the engine's event log -> the ack of
+    that orderId). A depth level at P_k was added by maker k (qty > 0), or emptied by whichever taker
+    filled maker k (qty 0; from the event log too).
+    """
+    by_id = {o["orderId"]: o for o in orders if o["ok"]}
+    makers = {o["pair"]: o for o in orders if o["role"] == "maker"}
+    taker_of_maker = {f.maker: by_id.get(f.taker) for f in fills.values()}
+    trade_info = {t: v for part in parts for t, v in part["trade_info"].items()}
+    depth_info = {u: v for part in parts for u, v in part["depth_info"].items()}
+    run_trades = {t for t, f in fills.items() if f.taker in by_id}
+    all_u = sorted(depth_info)
+    from_ns, to_ns = int(window * 1e9), int((window + seconds) * 1e9)
+    lat: dict[str, list[float]] = {"trade": [], "trade_from_send": [], "depth": [], "from_E": []}
+    count = dict.fromkeys(("messages", "frames", "dropped", "trades_lost", "trades_late", "trades_reordered",
+                           "depth_lost", "depth_late", "depth_reordered", "depth_resync_gaps"), 0)
+
+    def caused(order: dict | None, recv: int, into: str) -> None:
+        if order and order["measured"] and order["ok"]:
+            lat[into].append(ms(recv - order["ack_ns"]))
+
+    for part in parts:
+        for trades, diffs, state in zip(part["trades"], part["diffs"], part["state"], strict=True):
+            count["dropped"] += state["closed_early"] is not None
+            count["frames"] += len(trades) + len(diffs)
+            last = None
+            for t, recv in trades:
+                count["messages"] += from_ns <= recv < to_ns
+                count["trades_reordered"] += last is not None and t <= last
+                last = t if last is None else max(last, t)
+                _, _, event_ms = trade_info[t]
+                lat["from_E"].append(ms(recv) - event_ms)
+                taker = by_id.get(fills[t].taker) if t in fills else None
+                caused(taker, recv, "trade")
+                if taker and taker["measured"] and taker["ok"]:
+                    lat["trade_from_send"].append(ms(recv - taker["sent_ns"]))
+            late, lost = split_missing(run_trades - {t for t, _ in trades}, last)
+            count["trades_late"] += late
+            count["trades_lost"] += lost
+            prev_u = None
+            for first_u, u, recv in diffs:
+                count["messages"] += from_ns <= recv < to_ns
+                if prev_u is not None and first_u <= prev_u:
+                    count["depth_reordered"] += 1
+                elif prev_u is not None and first_u > prev_u + 1:
+                    after = bisect.bisect_right(all_u, prev_u)
+                    # No client got a diff in between: the publisher's own gap, where Binance's procedure resyncs.
+                    count["depth_resync_gaps"] += after == len(all_u) or all_u[after] >= first_u
+                prev_u = u if prev_u is None else max(prev_u, u)
+                _, event_ms, bids, asks = depth_info[u]
+                lat["from_E"].append(ms(recv) - event_ms)
+                for price, qty in asks + bids:
+                    maker = makers.get(pair_of(spec, price))
+                    if maker and Decimal(qty) == 0:
+                        maker = taker_of_maker.get(maker["orderId"])
+                    caused(maker, recv, "depth")
+            late, lost = split_missing(set(all_u) - {u for _, u, _ in diffs}, prev_u)
+            count["depth_late"] += late
+            count["depth_lost"] += lost
+    never = len(run_trades - set(trade_info))
+    trade_stats = percentiles(lat["trade"])
+    offered = n * (len(run_trades) + len(all_u))
+    return {
+        "ws_p50_ms": trade_stats.get("p50_ms"), "ws_p99_ms": trade_stats.get("p99_ms"),
+        "ws_latency": {**trade_stats, "what": "trade frames at every client, from the REST ack of the taker that "
+                                              "caused the trade (trade id -> taker orderId, from the engine's event log)"},
+        "ws_from_request_sent": percentiles(lat["trade_from_send"]),
+        "depth_latency": {**percentiles(lat["depth"]), "what": "each depth@100ms level change at every client, "
+                                                               "from the ack of the order that made it (maker: qty "
+                                                               "> 0, taker: qty 0); includes the 100 ms batching"},
+        "publisher_E_to_client": {**percentiles(lat["from_E"]),
+                                  "what": "receipt minus the frame's E (the publisher's ms clock when it built it)"},
+        "messages_per_s": round(count["messages"] / seconds, 1), "messages": count["messages"],
+        "lost": count["trades_lost"] + count["depth_lost"] + never * n,
+        "reordered": count["trades_reordered"] + count["depth_reordered"],
+        "undelivered_at_close": count["trades_late"] + count["depth_late"],
+        "loss": {k: v for k, v in count.items() if k not in ("messages", "frames", "dropped")} | {
+            "trades_never_delivered": never, "clients_closed_by_server": count["dropped"],
+            "never_delivered_what": "the run's trades (by the event log) that reached no client at all: lost at "
+                                    "every client, and counted so in `lost`",
+            "what": "lost: a trade id or depth diff (by u) missing before the last one the client got (Fanout keeps "
+                    "a connection's frames in order: it will never come); late: after it, still undelivered when "
+                    "the client closed (the drain ends 2 s after the last frame, or after 60 s)"},
+        "frames": {"offered": offered, "received": count["frames"],
+                   "received_fraction": round(count["frames"] / offered, 3) if offered else None,
+                   "what": "offered: clients x (the run's trades + depth diffs), what the publisher had to post"},
+        "trades_never_delivered": never, "trades": len(run_trades), "depth_diffs": len(all_u),
+        "clients": n,
+    }
+
+
+def stages(parts: list[dict], orders: list[dict], fills: dict[int, Fill]) -> dict:
+    """One trade's time by stage (p50 over the run's measured trades; ms, the stack's clocks are ms)."""
+    trade_info = {t: v for part in parts for t, v in part["trade_info"].items()}
+    receipts: dict[int, list[int]] = {}
+    for part in parts:
+        for trades in part["trades"]:
+            for t, recv in trades:
+                receipts.setdefault(t, []).append(recv)
+    takers = {o["orderId"]: o for o in orders if o["role"] == "taker" and o["measured"] and o["ok"]}
+    rows: dict[str, list[float]] = {}
+    for t, (_, handler_ms, event_ms) in trade_info.items():
+        taker = takers.get(fills[t].taker) if t in fills else None
+        if not taker:
+            continue
+        commit_ms, journal_ms = fills[t].committed_ms, fills[t].journal_ms
+        recv = sorted(receipts[t])
+        sent, ack = ms(taker["sent_ns"]), ms(taker["ack_ns"])
+        for name, value in (
+            ("1 client sends -> handler's clock (T): edge, API Gateway, Lambda", handler_ms - sent),
+            ("2 T -> command in the journal (XADD id): auth, hold transaction", journal_ms - handler_ms),
+            ("3 journal -> event committed (events stream id): engine", commit_ms - journal_ms),
+            ("4 event committed -> publisher builds the frame (E)", event_ms - commit_ms),
+            ("5 E -> first client's receipt (Fanout, PostToConnection, ministack, edge)", ms(recv[0]) - event_ms),
+            ("6 E -> median client's receipt", ms(recv[len(recv) // 2]) - event_ms),
+            ("7 E -> last client's receipt (the fan-out's spread)", ms(recv[-1]) - event_ms),
+            ("event committed -> REST ack at the client (reply, Lambda, API Gateway, edge)", ack - commit_ms),
+            ("REST ack -> first client's receipt", ms(recv[0]) - ack),
+            ("REST ack -> last client's receipt", ms(recv[-1]) - ack),
+        ):
+            rows.setdefault(name, []).append(value)
+    return {"p50_ms": {k: round(statistics.median(v), 1) for k, v in rows.items()},
+            "p99_ms": {k: percentiles(v).get("p99_ms") for k, v in rows.items()},
+            "trades": len(rows.get("3 journal -> event committed (events stream id): engine", [])),
+            "note": "T (the handler's time in the command), the Redis stream ids and E are ms clocks: each stage is "
+                    "+-1 ms; 1-7 add up to the send -> receipt time"}
+
+
+def probe_figures(probed: dict, parts: list[dict], connections: int) -> dict:
+    """Marker frames posted through Fanout(ApiGatewayConnections): queue wait, post call, delivery."""
+    received = {}
+    for part in parts:
+        for probes in part["probes"]:
+            for n, q, recv, c in probes:
+                received[(c, n)] = (q, recv)
+    wait, call, deliver, total = [], [], [], []
+    last_post: dict[int, int] = {}
+    last_recv: dict[int, int] = {}
+    for c, n, start, end, _ok in probed["stamps"]:
+        q, recv = received.get((c, n), (None, None))
+        last_post[n] = max(last_post.get(n, 0), end)
+        if q is None:
+            continue
+        last_recv[n] = max(last_recv.get(n, 0), recv)
+        wait.append(ms(start - q))
+        call.append(ms(end - start))
+        deliver.append(ms(recv - end))
+        total.append(ms(recv - q))
+    rounds = probed["rounds_at"]
+    busy_s = sum(last_post[n] - q for n, q in enumerate(rounds) if n in last_post) / 1e9
+    return {
+        "connections": connections, "rounds": len(rounds), "posts": len(probed["stamps"]),
+        "frames_received": len(received), "fanout_workers": 8,
+        "posts_per_s": round(len(probed["stamps"]) / busy_s, 1) if busy_s else None,
+        "queue_wait_ms": percentiles(wait), "post_to_connection_call_ms": percentiles(call),
+        "post_return_to_client_ms": {**percentiles(deliver), "what": "ministack's outbox -> its socket -> the "
+                                                                    "edge -> the client"},
+        "enqueue_to_client_ms": percentiles(total),
+        "one_frame_to_all_ms": {
+            "last_post_returned": percentiles([ms(last_post[n] - q) for n, q in enumerate(rounds) if n in last_post]),
+            "last_client_received": percentiles([ms(last_recv[n] - q) for n, q in enumerate(rounds)
+                                                 if n in last_recv])},
+        "what": "marker frames posted to every connection by the publisher's own Fanout and ApiGatewayConnections "
+                "(8 drainers, its default), in a process of their own before the order load (the publisher idle), one "
+                "round at a time, each post call timed",
+    }
