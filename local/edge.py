@@ -240,8 +240,8 @@ class Heartbeat:
         return max(due - now, 0.0)
 
 
-async def keep_alive(client: web.WebSocketResponse, heartbeat: Heartbeat) -> tuple[int, str]:
-    """Ping on schedule until the heartbeat expires; its close code and reason."""
+async def keep_alive(client: web.WebSocketResponse, heartbeat: Heartbeat) -> tuple[int, str] | None:
+    """Ping on schedule until the heartbeat expires: its close code and reason (None: the client is gone)."""
     loop = asyncio.get_running_loop()
     while True:
         now = loop.time()
@@ -250,7 +250,10 @@ async def keep_alive(client: web.WebSocketResponse, heartbeat: Heartbeat) -> tup
             return ended
         payload = heartbeat.ping(now)
         if payload is not None:
-            await client.ping(payload)
+            try:
+                await client.ping(payload)
+            except (ConnectionError, RuntimeError):  # closing under us: the client pipe reports it
+                return None
         await asyncio.sleep(heartbeat.wait(loop.time()) + 0.001)
 
 
@@ -298,8 +301,9 @@ async def proxy_ws(request: web.Request) -> web.StreamResponse:
         done, pending = await asyncio.wait({down, up, alive}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
-        if alive in done:  # Binance's heartbeat or lifetime ended it: tell the client why, the API to forget it
-            code, reason = alive.result()
+        ended = alive.result() if alive in done else None
+        if ended is not None:  # Binance's heartbeat or lifetime ended it: tell the client why, the API to forget it
+            code, reason = ended
             await client.close(code=code, message=reason.encode())
             await upstream.close(code=1000)
         elif down in done:  # the API closed: pass its code on to the client
