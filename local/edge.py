@@ -117,6 +117,7 @@ def config_of(request: web.Request) -> EdgeConfig:
 
 CONFIG = web.AppKey("config", EdgeConfig)
 CLIENT = web.AppKey("client", aiohttp.ClientSession)
+WS_CLIENT = web.AppKey("ws_client", aiohttp.ClientSession)
 OPENAPI = web.AppKey("openapi", dict)
 
 
@@ -280,7 +281,7 @@ async def proxy_ws(request: web.Request) -> web.StreamResponse:
     config = config_of(request)
     target = upstream_ws_url(request)
     try:
-        upstream = await request.app[CLIENT].ws_connect(target, autoping=True, headers=forwarded_ws_headers(request))
+        upstream = await request.app[WS_CLIENT].ws_connect(target, autoping=True, headers=forwarded_ws_headers(request))
     except aiohttp.WSServerHandshakeError as e:
         # The WebSocket API refused the connect ($connect answered 4xx: over 1024 streams, too many connects).
         if 400 <= e.status < 500:
@@ -435,8 +436,11 @@ def create_app(config: EdgeConfig) -> web.Application:
     async def client_session(app: web.Application):
         timeout = aiohttp.ClientTimeout(total=config.upstream_timeout_s, connect=5)
         connector = aiohttp.TCPConnector(limit=256)
-        async with aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=False) as session:
-            app[CLIENT] = session
+        # A WebSocket holds its upstream connection for its whole life: in the REST pool, 256 open streams
+        # would take every slot and every REST request would time out. So streams get an unbounded pool.
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=False) as session, \
+                aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as streams:
+            app[CLIENT], app[WS_CLIENT] = session, streams
             yield
 
     app.cleanup_ctx.append(client_session)
