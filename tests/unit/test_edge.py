@@ -247,6 +247,23 @@ def test_a_refused_connect_is_a_failed_handshake():
     run(scenario())
 
 
+def test_more_open_streams_than_the_rest_pool_holds_connect_and_rest_still_answers():
+    # Each stream holds its upstream connection; the REST pool has 256 slots.
+    async def scenario():
+        async with world() as (seen, edge, _), aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as client:
+            streams = await asyncio.gather(*(client.ws_connect(edge.make_url("/ws/btcusdt@trade")) for _ in range(300)))
+            try:
+                async with client.get(edge.make_url("/api/v3/ping")) as r:
+                    assert r.status == 200
+                await streams[-1].send_str("last")
+                assert (await streams[-1].receive()).data == "echo:last"
+                assert len(seen.connects) == 300
+            finally:
+                await asyncio.gather(*(ws.close() for ws in streams))
+
+    run(scenario())
+
+
 def test_openapi_is_3_1_with_the_spot_paths():
     async def scenario():
         async with world() as (_, edge, client):
