@@ -13,6 +13,7 @@ import secrets
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,12 +109,27 @@ class LocalCloud:
         return self.info
 
     def _warm_up(self, stack: Stack, timeout_s: float = 30.0) -> None:
-        """Up means healthy: wait until the REST API's first (cold) Lambda answers."""
+        """Up means healthy: wait until the REST API's and the WebSocket API's first (cold) Lambdas answer.
+
+        Both at once: a client's first request or connect then meets warm workers.
+        """
+        checks = {"the REST API did not answer /api/v3/ping": lambda: _http_ok(f"{stack.rest_url}/api/v3/ping", 10)}
+        if stack.ws_url:
+            checks["the WebSocket API did not accept a connection"] = lambda: _ws_ok(stack.ws_url, 10)
         deadline = time.monotonic() + timeout_s
-        while not _http_ok(f"{stack.rest_url}/api/v3/ping", timeout_s=10):
-            if time.monotonic() > deadline:
-                raise LaunchError(f"the REST API did not answer /api/v3/ping within {timeout_s:.0f}s")
-            time.sleep(0.2)
+
+        def wait(check) -> bool:
+            while not check():
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.2)
+            return True
+
+        with ThreadPoolExecutor(len(checks)) as pool:
+            done = dict(zip(checks, pool.map(wait, checks.values()), strict=True))
+        for failure, ok in done.items():
+            if not ok:
+                raise LaunchError(f"{failure} within {timeout_s:.0f}s")
 
     def _start_engine(self) -> None:
         """The matching task's processes (the Fargate service's containers), with the stack's names."""
@@ -210,6 +226,18 @@ def _http_ok(url: str, timeout_s: float = 3) -> bool:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:
             return response.status == 200
     except OSError:
+        return False
+
+
+def _ws_ok(url: str, timeout_s: float = 3) -> bool:
+    """A connect and a close: $connect and $disconnect answered."""
+    from websockets.exceptions import WebSocketException
+    from websockets.sync.client import connect
+
+    try:
+        with connect(url, open_timeout=timeout_s, close_timeout=timeout_s):
+            return True
+    except (OSError, TimeoutError, WebSocketException):
         return False
 
 

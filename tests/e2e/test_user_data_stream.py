@@ -9,32 +9,15 @@ these orders apart from the other tests' books.
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 
 import pytest
 import websockets
 
 from tests.e2e.conftest import castle
 from tests.e2e.test_spot_trading import binance_client
+from tests.e2e.ws import SUBSCRIBED_S, frames_until, ws_url
 
 SYMBOL = "ETHBTC"
-SUBSCRIBED_S = 1.5  # the publisher re-reads the subscriptions twice a second
-
-
-def ws_url(cloud, path: str) -> str:
-    return cloud.edge_url.replace("http://", "ws://") + path
-
-
-async def frames_until(ws, done, timeout_s: float = 20.0, frames: list[dict] | None = None) -> list[dict]:
-    """Frames (appended to `frames`) until `done(frames)` holds."""
-    frames = [] if frames is None else frames
-    deadline = time.monotonic() + timeout_s
-    while not done(frames):
-        left = deadline - time.monotonic()
-        assert left > 0, f"timed out; got {frames}"
-        frames.append(json.loads(await asyncio.wait_for(ws.recv(), left)))
-    return frames
 
 
 def reports(frames: list[dict]) -> list[dict]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import urllib.request
 
 import pytest
@@ -19,28 +18,14 @@ import websockets
 from tests.e2e.conftest import castle
 from tests.e2e.test_crash_recovery import kill
 from tests.e2e.test_spot_trading import binance_client
+from tests.e2e.ws import SUBSCRIBED_S, frames_until, ws_url
 
 SYMBOL = "ETHUSDT"
-SUBSCRIBED_S = 1.5  # the publisher re-reads the subscriptions twice a second
-
-
-def ws_url(cloud, path: str) -> str:
-    return cloud.edge_url.replace("http://", "ws://") + path
 
 
 def rest(cloud, path: str):
     with urllib.request.urlopen(f"{cloud.edge_url}{path}", timeout=30) as response:
         return json.loads(response.read())
-
-
-async def frames_until(ws, done, timeout_s: float = 20.0) -> list[dict]:
-    frames: list[dict] = []
-    deadline = time.monotonic() + timeout_s
-    while not done(frames):
-        left = deadline - time.monotonic()
-        assert left > 0, f"timed out; last frames {frames[-3:]}"
-        frames.append(json.loads(await asyncio.wait_for(ws.recv(), left)))
-    return frames
 
 
 @pytest.fixture(scope="module")

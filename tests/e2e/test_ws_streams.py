@@ -20,9 +20,7 @@ import websockets
 
 from tests.e2e.conftest import castle
 from tests.e2e.test_spot_trading import binance_client
-
-SUBSCRIBED_S = 1.5  # the publisher re-reads the subscriptions twice a second
-
+from tests.e2e.ws import SUBSCRIBED_S, frames_until, ws_url
 
 @pytest.fixture(scope="module")
 def buyer(local_cloud) -> dict:
@@ -32,21 +30,6 @@ def buyer(local_cloud) -> dict:
 @pytest.fixture(scope="module")
 def seller(local_cloud) -> dict:
     return castle(local_cloud, "account", "create", "--fund", "BTC=50")
-
-
-def ws_url(cloud, path: str) -> str:
-    return cloud.edge_url.replace("http://", "ws://") + path
-
-
-async def collect(ws, until, timeout_s: float = 15.0) -> list[dict]:
-    """Frames until `until(frames)` holds."""
-    frames: list[dict] = []
-    deadline = time.monotonic() + timeout_s
-    while not until(frames):
-        left = deadline - time.monotonic()
-        assert left > 0, f"timed out; got {frames}"
-        frames.append(json.loads(await asyncio.wait_for(ws.recv(), left)))
-    return frames
 
 
 def test_trade_and_depth_reach_a_combined_subscriber(local_cloud, buyer, seller):
@@ -59,7 +42,7 @@ def test_trade_and_depth_reach_a_combined_subscriber(local_cloud, buyer, seller)
             await asyncio.to_thread(
                 binance_client(local_cloud, buyer).create_order, symbol="BTCUSDT", side="BUY", type="LIMIT",
                 timeInForce="GTC", quantity="0.004", price="41000.5")
-            frames = await collect(ws, lambda fs: any(f["stream"] == "btcusdt@trade" for f in fs)
+            frames = await frames_until(ws, lambda fs: any(f["stream"] == "btcusdt@trade" for f in fs)
                                    and any(f["stream"] == "btcusdt@depth@100ms" and ["41000.50000000", "0.00600000"]
                                            in f["data"]["a"] for f in fs))
             return sell, frames
@@ -80,11 +63,13 @@ def test_a_raw_connection_gets_unwrapped_agg_trades_and_book_tickers(local_cloud
             await asyncio.to_thread(
                 binance_client(local_cloud, seller).create_order, symbol="BTCUSDT", side="SELL", type="LIMIT",
                 timeInForce="GTC", quantity="0.002", price="40990")
+            # bookTicker tells a change of the best price, sampled every 100 ms: the new best ask first,
+            frames = await frames_until(ws, lambda fs: any(f.get("a") == "40990.00000000" for f in fs))
             await asyncio.to_thread(
                 binance_client(local_cloud, buyer).create_order, symbol="BTCUSDT", side="BUY", type="MARKET",
                 quantity="0.002")
-            return await collect(ws, lambda fs: any(f.get("e") == "aggTrade" for f in fs)
-                                 and any("u" in f and "b" in f for f in fs))
+            # then the trade that takes it.
+            return await frames_until(ws, lambda fs: any(f.get("e") == "aggTrade" for f in fs), frames=frames)
 
     frames = asyncio.run(scenario())
     agg = next(f for f in frames if f.get("e") == "aggTrade")
@@ -167,7 +152,7 @@ def test_a_user_data_connection_hears_listen_key_expired_when_its_key_is_closed(
         async with websockets.connect(ws_url(local_cloud, f"/ws/{key}")) as ws:
             await asyncio.sleep(SUBSCRIBED_S)
             await asyncio.to_thread(client.stream_close, key)
-            return await collect(ws, lambda fs: any(f.get("e") == "listenKeyExpired" for f in fs))
+            return await frames_until(ws, lambda fs: any(f.get("e") == "listenKeyExpired" for f in fs))
 
     frames = asyncio.run(scenario())
     expired = next(f for f in frames if f.get("e") == "listenKeyExpired")
