@@ -103,3 +103,15 @@ def castle(cloud: Cloud, *args: str) -> dict:
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def buyer(local_cloud) -> dict:
+    """A module's account with quote to spend (BTCUSDT buys)."""
+    return castle(local_cloud, "account", "create", "--fund", "USDT=1000000")
+
+
+@pytest.fixture(scope="module")
+def seller(local_cloud) -> dict:
+    """A module's account with base to sell."""
+    return castle(local_cloud, "account", "create", "--fund", "BTC=50")

@@ -24,8 +24,9 @@ def binance_client(cloud, account: dict) -> Client:
     return client
 
 
-def ccxt_client(cloud, account: dict) -> ccxt.binance:
-    exchange = ccxt.binance({
+def ccxt_client(cloud, account: dict, exchange_class=ccxt.binance) -> ccxt.binance:
+    """ccxt's binance (or ccxt.pro's) with every REST host pointed at the edge."""
+    exchange = exchange_class({
         "apiKey": account["apiKey"],
         "secret": account["secretKey"],
         "enableRateLimit": False,

@@ -10,26 +10,15 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from decimal import Decimal
 
 import ccxt.pro
 import pytest
-import requests
 from binance import AsyncClient, BinanceSocketManager
 
-from tests.e2e.conftest import castle
-from tests.e2e.test_spot_trading import binance_client
-
-SUBSCRIBED_S = 1.5  # the publisher re-reads the subscriptions twice a second
-
-
-@pytest.fixture(scope="module")
-def buyer(local_cloud) -> dict:
-    return castle(local_cloud, "account", "create", "--fund", "USDT=1000000")
-
-
-@pytest.fixture(scope="module")
-def seller(local_cloud) -> dict:
-    return castle(local_cloud, "account", "create", "--fund", "BTC=50")
+from tests.e2e.test_spot_trading import binance_client, ccxt_client
+from tests.e2e.test_ws_streams import rest_depth
+from tests.e2e.ws import SUBSCRIBED_S
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +32,13 @@ def leave_no_orders(local_cloud, buyer, seller):
 
 
 def cross(cloud, buyer: dict, seller: dict, price: str, qty: str) -> set[int]:
-    """A sell, then a buy at its price; the ids of the buy's trades (it may meet older, better asks first)."""
+    """A sell, then a buy at its price; the ids of the buy's trades (it may meet older, better asks first).
+
+    Other modules leave bids on BTCUSDT: the sell goes above the best of them, so that it rests for the buy.
+    """
+    bids = rest_depth(cloud)["bids"]
+    if bids and Decimal(bids[0][0]) >= Decimal(price):
+        price = str(Decimal(bids[0][0]) + 1)
     binance_client(cloud, seller).create_order(symbol="BTCUSDT", side="SELL", type="LIMIT", timeInForce="GTC",
                                                quantity=qty, price=price)
     buy = binance_client(cloud, buyer).create_order(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC",
@@ -87,22 +82,9 @@ def test_python_binance_socket_manager_receives_trades_and_depth_diffs(local_clo
 
 # ------------------------------------------------------------------ ccxt pro
 def ccxt_pro(cloud, account: dict) -> ccxt.pro.binance:
-    exchange = ccxt.pro.binance({
-        "apiKey": account["apiKey"],
-        "secret": account["secretKey"],
-        "enableRateLimit": False,
-        "options": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False,
-                    "fetchMargins": False, "adjustForTimeDifference": False},
-    })
-    for key, url in list(exchange.urls["api"].items()):
-        if isinstance(url, str) and url.startswith("https://"):
-            exchange.urls["api"][key] = cloud.edge_url + "/" + url.split("/", 3)[3]
+    exchange = ccxt_client(cloud, account, ccxt.pro.binance)
     exchange.urls["api"]["ws"]["spot"] = cloud.edge_url.replace("http://", "ws://") + "/ws"
     return exchange
-
-
-def rest_depth(cloud) -> dict:
-    return requests.get(f"{cloud.edge_url}/api/v3/depth", params={"symbol": "BTCUSDT", "limit": 5000}, timeout=10).json()
 
 
 def burst(cloud, buyer: dict, seller: dict, n: int, seed: int) -> None:

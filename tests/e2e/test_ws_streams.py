@@ -14,23 +14,11 @@ import random
 import time
 from decimal import Decimal
 
-import pytest
 import requests
 import websockets
 
-from tests.e2e.conftest import castle
 from tests.e2e.test_spot_trading import binance_client
 from tests.e2e.ws import SUBSCRIBED_S, frames_until, ws_url
-
-@pytest.fixture(scope="module")
-def buyer(local_cloud) -> dict:
-    return castle(local_cloud, "account", "create", "--fund", "USDT=1000000")
-
-
-@pytest.fixture(scope="module")
-def seller(local_cloud) -> dict:
-    return castle(local_cloud, "account", "create", "--fund", "BTC=50")
-
 
 def test_trade_and_depth_reach_a_combined_subscriber(local_cloud, buyer, seller):
     async def scenario():
