@@ -8,10 +8,10 @@
 - `order_feed`: crossing orders at a steady rate through the edge, signed as
   python-binance signs them (`_loadgen.Client`). Pair k is a maker's LIMIT GTC
   sell at a price of its own, P_k = base + k ticks, and `lag` pairs later a
-  taker's LIMIT IOC buy at P_k. Prices rise with k, so the best ask is always
-  the oldest maker left and the IOC at P_k fills exactly maker k: a trade's
-  price names the taker whose order caused it, and a depth level names the
-  maker that added it (qty > 0) or the taker that took it (qty 0).
+  taker's LIMIT IOC buy at P_k, sent once maker k is acked. Prices rise with
+  k, so the IOC at P_k fills maker k unless another taker overtook it; the
+  benchmark reads who filled whom from the engine's event log. A depth level
+  at P_k names maker k.
 - `fanout_probe`: the publisher's own `Fanout` and `ApiGatewayConnections`,
   posting marker frames to every benchmark connection, each post call
   stamped: how long one frame waits in the queue, how long PostToConnection
