@@ -60,6 +60,7 @@ log = logging.getLogger("castle.settlement")
 GROUP = "settlement"
 MAX_ATTEMPTS = 5
 OPEN = [OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED]
+RECORD_CACHE_SIZE = 200_000  # open orders remembered per symbol (about 200 MB at most)
 
 
 @dataclass(slots=True)
@@ -122,6 +123,9 @@ class SymbolSettlement:
         self.commission = commission
         self.stash = stash  # None: a redelivered write reports nothing
         self.reports: list[UserReport] = []  # this read's, until the writer takes them
+        # Open orders as this writer last wrote them. Settlement is the only writer of a record once the
+        # engine has seen the order, so what it wrote is what is stored: no read before each event.
+        self.records: dict[tuple[int, int], OrderRecord] = {}
 
     def apply(self, event, ts: int) -> str:
         handler = getattr(self, f"_on_{type(event).__name__}", None)
@@ -137,19 +141,38 @@ class SymbolSettlement:
         return reports
 
     def _record(self, account: int, order_id: int) -> OrderRecord | None:
-        return self.orders.get(account, self.symbol.name, order_id)
+        cached = self.records.get((account, order_id))
+        return cached if cached is not None else self.orders.get(account, self.symbol.name, order_id)
+
+    def _remember(self, afters) -> None:
+        for after in afters:
+            key = (after.account, after.order_id)
+            if not after.is_open:
+                self.records.pop(key, None)
+                continue
+            if key not in self.records and len(self.records) >= RECORD_CACHE_SIZE:
+                self.records.clear()  # rare; the next events of those orders read them again
+            self.records[key] = after
 
     def _report(self, after: OrderRecord, execution: str, ts: int, seq: int, assets: tuple[str, ...],
                 fill: Fill | None = None, **fields) -> UserReport:
         report = user_data.execution_report(self.symbol, after, execution, ts, seq, fill, **fields)
         return UserReport(after.account, after.order_id, report, assets)
 
-    def _settle(self, entry, items: list[dict], reports: list[UserReport], always_claim: bool = False) -> str:
-        """Write once; queue the reports of the write that happened: "applied", "redelivered" or "repeated"."""
+    def _settle(self, entry, items: list[dict], reports: list[UserReport], afters=(), always_claim: bool = False
+                ) -> str:
+        """Write once; queue the reports of the write that happened: "applied", "redelivered" or "repeated".
+
+        `afters` are the records as the write leaves them: remembered when it applied, forgotten otherwise
+        (the store holds something else, which the next event reads).
+        """
         claimed = self.stash.claim(reports) if self.stash is not None and (reports or always_claim) else None
         if self.orders.settle(entry, items):
             self.reports += reports
+            self._remember(afters)
             return "applied"
+        for after in afters:
+            self.records.pop((after.account, after.order_id), None)
         if claimed is not None:
             self.reports += claimed
             return "redelivered"
@@ -164,7 +187,8 @@ class SymbolSettlement:
                                            working_time=working)
         after = replace(record, status=OrderStatus.NEW, update_time=ts,
                         working_time=record.working_time if working is None else working)
-        return self._settle(None, [update], [self._report(after, user_data.NEW, ts, e.seq, (record.hold_asset,))])
+        return self._settle(None, [update], [self._report(after, user_data.NEW, ts, e.seq, (record.hold_asset,))],
+                            (after,))
 
     def _on_StopTriggered(self, e: StopTriggered, ts: int) -> str:
         record = self._record(e.account, e.order_id)
@@ -174,7 +198,8 @@ class SymbolSettlement:
         update = self.orders.status_update(record, record.status, ts, working_time=working)
         # Binance tells the owner with a second NEW: the order is now working (`w`, `W`).
         after = replace(record, update_time=ts, working_time=working)
-        return self._settle(None, [update], [self._report(after, user_data.NEW, ts, e.seq, (record.hold_asset,))])
+        return self._settle(None, [update], [self._report(after, user_data.NEW, ts, e.seq, (record.hold_asset,))],
+                            (after,))
 
     def _on_TradeExecuted(self, t: TradeExecuted, ts: int) -> str:
         maker = self._record(t.maker_account, t.maker_order_id)
@@ -185,7 +210,7 @@ class SymbolSettlement:
         entry, base_fee, quote_fee = trade_entry(
             self.symbol, t, self.commission(t.maker_account), self.commission(t.taker_account), ts
         )
-        items, finished, reports = [], [], []
+        items, afters, reports = [], [], []
         quote = t.price * t.qty
         base, quote_asset = self.symbol.base.name, self.symbol.quote.name
         for record, remaining, is_maker in ((maker, t.maker_remaining, True), (taker, t.taker_remaining, False)):
@@ -193,18 +218,19 @@ class SymbolSettlement:
             quote_only = not is_maker and record.qty == 0
             status = OrderStatus.FILLED if remaining == 0 and not quote_only else OrderStatus.PARTIALLY_FILLED
             items.append(self.orders.fill_update(record, t.trade_id, t.qty, quote, used, ts, status))
-            if status is OrderStatus.FILLED:
-                finished.append(record)
             after = replace(record, executed=record.executed + t.qty, cum_quote=record.cum_quote + quote,
                             hold_used=record.hold_used + used, status=status, update_time=ts, last_trade_id=t.trade_id)
             buyer = record.side is Side.BUY
             fill = Fill(t.trade_id, t.price, t.qty, base_fee if buyer else quote_fee, base if buyer else quote_asset,
                         is_maker)
             reports.append(self._report(after, user_data.TRADE, ts, t.seq, (base, quote_asset), fill))
+            afters.append(after)
         items += self.orders.trade_items(self.symbol.name, t.trade_id, self._trade_sides(t, base_fee, quote_fee))
-        outcome = self._settle(entry, items, reports)
-        for record in finished:  # also after a redelivery: a crash may have come between the two writes
-            self._release_if_final(record.account, record.order_id, ts)
+        outcome = self._settle(entry, items, reports, afters)
+        # A finished order's leftover in its own transaction: the trade's already moves the same balances.
+        for after in afters:
+            if not after.is_open:
+                self._release_leftover(after, ts, known=outcome == "applied")
         return outcome
 
     def _trade_sides(self, t: TradeExecuted, base_fee: int, quote_fee: int) -> list[dict]:
@@ -231,13 +257,20 @@ class SymbolSettlement:
             })
         return sides
 
-    def _release_if_final(self, account: int, order_id: int, ts: int) -> None:
-        """Give back what a finished order still holds; idempotent (the release's entry id is the order's)."""
-        record = self._record(account, order_id)
+    def _leftover(self, record: OrderRecord, ts: int):
+        return release_leftover(self.symbol.name, record.order_id, record.account,
+                                Hold(record.hold_asset, record.hold_amount), record.hold_used, ts)
+
+    def _release_leftover(self, after: OrderRecord, ts: int, known: bool) -> None:
+        """Give back what a finished order still holds; idempotent (the release's entry id is the order's).
+
+        `known`: `after` is what this writer just stored. Otherwise (a redelivery: a crash may have come
+        between the two writes) the stored record decides.
+        """
+        record = after if known else self.orders.get(after.account, self.symbol.name, after.order_id)
         if record is None or record.is_open:
             return
-        entry = release_leftover(self.symbol.name, record.order_id, record.account,
-                                 Hold(record.hold_asset, record.hold_amount), record.hold_used, ts)
+        entry = self._leftover(record, ts)
         if entry is not None:
             self.orders.settle(entry, [])
 
@@ -249,8 +282,10 @@ class SymbolSettlement:
             return "unknown order"
         update = self.orders.status_update(record, status, ts, from_statuses=OPEN, prevented=prevented)
         after = replace(record, status=status, update_time=ts, prevented_qty=record.prevented_qty + prevented)
-        outcome = self._settle(None, [update], report(after), always_claim)
-        self._release_if_final(account, order_id, ts)
+        # The end and the release of the leftover in one transaction (they touch different items).
+        outcome = self._settle(self._leftover(after, ts), [update], report(after), (after,), always_claim)
+        if outcome != "applied":
+            self._release_leftover(after, ts, known=False)
         return outcome
 
     def _on_OrderExpired(self, e: OrderExpired, ts: int) -> str:
@@ -301,8 +336,9 @@ class SymbolSettlement:
                         record.hold_asset, freed, ts) if freed > 0 else None
         after = replace(record, status=status, update_time=ts, qty=e.new_qty, hold_amount=record.hold_amount - freed)
         outcome = self._settle(entry, [update], [self._report(after, user_data.REPLACED, ts, e.seq,
-                                                              (record.hold_asset,))])
-        self._release_if_final(e.account, e.order_id, ts)
+                                                              (record.hold_asset,))], (after,))
+        if not after.is_open or outcome != "applied":
+            self._release_leftover(after, ts, known=outcome == "applied")
         return outcome
 
     def _on_PreventedMatch(self, e: PreventedMatch, ts: int) -> str:

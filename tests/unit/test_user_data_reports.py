@@ -199,3 +199,14 @@ def test_a_redelivery_of_published_reports_publishes_nothing(ex):
 
     assert ex.settlement.apply(OrderCanceled(99, oid, ALICE, 1000, ex.ts), ex.ts) == "repeated"
     assert ex.settlement.take_reports() == [] and len(ex.published) == published
+
+
+def test_settlement_reads_an_order_once_then_works_from_what_it_wrote(ex):
+    reads = []
+    real_get = ex.orders.get
+    ex.orders.get = lambda *key: reads.append(key) or real_get(*key)
+    sell = ex.place(BOB, Side.SELL, price=P, qty=1000)
+    buy = ex.place(ALICE, Side.BUY, price=P, qty=400)
+    ex.cancel(BOB, sell)
+    assert sorted(reads) == [(ALICE, "BTCUSDT", buy), (BOB, "BTCUSDT", sell)]  # at their OrderAccepted
+    assert ex.order(BOB, sell).status.value == "CANCELED" and ex.balance(BOB, "BTC") == (5 * UNIT - 400_000, 0)
