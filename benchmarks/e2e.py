@@ -319,7 +319,7 @@ def _run(args, cloud, info, startup_s, failures, t_start, load_start) -> dict:
     ddb = dynamodb_probe(boto("dynamodb"), 5.0, args.e2e_clients)
     log(f"DynamoDB: {ddb['transact_write_items_per_s']} TransactWriteItems/s")
     try:
-        ws = ws_round_trip(edge, 100)
+        ws = ws_round_trip(edge, 40)
     except Exception as e:  # a probe, not the benchmark: reported, not fatal
         ws = {"error": f"{type(e).__name__}: {e}"}
     local_cloud = {
