@@ -150,13 +150,7 @@ def core_throughput(probes: list[Account], seconds: float) -> dict:
             placed.extend(mine)
             sink.setdefault("place", []).extend(latencies)
 
-    threads = [threading.Thread(target=client, args=(a, k)) for k, a in enumerate(probes)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    elapsed = run_threads(client, [(a, k) for k, a in enumerate(probes)])
     return {"threads": len(probes), "seconds": round(elapsed, 2),
             "order_requests_per_s": round(2 * len(placed) / elapsed, 1),
             "placements_per_s": round(len(placed) / elapsed, 1), "place_ms": percentiles(sink.get("place", [])),
@@ -197,13 +191,7 @@ def dynamodb_probe(client, seconds: float, threads: int) -> dict:
                 latencies[t].append((time.perf_counter() - start) * 1000)
                 counts[t] += 1
 
-        workers = [threading.Thread(target=writer, args=(t,)) for t in range(threads)]
-        started = time.perf_counter()
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        elapsed = time.perf_counter() - started
+        elapsed = run_threads(writer, [(t,) for t in range(threads)])
         return {"transact_write_items_per_s": round(sum(counts) / elapsed, 1), "threads": threads,
                 "items_per_transaction": 3, "latency": percentiles([x for lat in latencies for x in lat])}
     finally:
@@ -211,6 +199,17 @@ def dynamodb_probe(client, seconds: float, threads: int) -> dict:
 
 
 # --------------------------------------------------------------- WebSocket
+def run_threads(target, arg_tuples: list[tuple]) -> float:
+    """One thread per argument tuple, all started together; the seconds until the last ends."""
+    threads = [threading.Thread(target=target, args=args) for args in arg_tuples]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
+
+
 def ws_round_trip(edge_url: str, n: int) -> dict:
     """A message over the edge's /ws -> the WebSocket API's Lambda -> PostToConnection back: ms."""
     from websockets.sync.client import connect
