@@ -102,6 +102,7 @@ class Publisher:
                  count: int = 1000, close_user: Callable[[str], None] = lambda _: None,
                  balances: Callable[[int], Mapping[str, tuple[int, int]]] = lambda _: {}) -> None:
         self.client = client
+        self.listen_keys = RedisListenKeys(client)
         self.balances = balances  # account -> asset -> (free, locked), for outboundAccountPosition
         self.close_user = close_user  # forgets a user-data connection whose key expired
         self.expired: set[str] = set()
@@ -312,7 +313,7 @@ class Publisher:
             if not stream.startswith(USER_STREAM_PREFIX) or stream in self.expired:
                 continue
             key = stream[len(USER_STREAM_PREFIX):]
-            if RedisListenKeys(self.client).is_live(key):
+            if self.listen_keys.is_live(key):
                 continue
             self.expired.add(stream)
             self.emit(stream, msg.listen_key_expired(key, now))
@@ -358,13 +359,13 @@ class Publisher:
         log.info("stopped")
 
 
-def accounts_of(client: redis.Redis, user_streams: list[str]) -> dict[int, list[str]]:
+def accounts_of(listen_keys: RedisListenKeys, user_streams: list[str]) -> dict[int, list[str]]:
     """account -> its live user data streams (an expired listenKey resolves to no one)."""
-    keys = RedisListenKeys(client).accounts_of([s.removeprefix(USER_STREAM_PREFIX) for s in user_streams])
+    accounts = listen_keys.accounts_of([s.removeprefix(USER_STREAM_PREFIX) for s in user_streams])
     users: dict[int, list[str]] = {}
-    for stream, account in zip(user_streams, keys, strict=True):
+    for stream, account in zip(user_streams, accounts, strict=True):
         if account is not None:
-            users.setdefault(int(account), []).append(stream)
+            users.setdefault(account, []).append(stream)
     return users
 
 
@@ -376,7 +377,7 @@ class RouteRefresher:
 
     def refresh(self) -> None:
         streams, combined = self.store.snapshot()
-        users = accounts_of(self.publisher.client, [s for s in streams if s.startswith(USER_STREAM_PREFIX)])
+        users = accounts_of(self.publisher.listen_keys, [s for s in streams if s.startswith(USER_STREAM_PREFIX)])
         self.publisher.routes = Routes(streams, combined, users)
         if self.fanout is not None:
             self.fanout.forget(set(combined))

@@ -8,9 +8,10 @@ symbol's dead-letter stream after a few tries instead of blocking the symbol.
 
 Each settled event also yields its owners' `executionReport`s (castle.user_data),
 built from the order's record after the event. A read's reports are appended
-to the symbol's user data stream (`castle:{SYMBOL}:userdata`, read by the publisher) in the same
-MULTI that acknowledges its entries: a crash before it redelivers the entries,
-whose repeated settlement rebuilds the same reports from the stored records.
+to the symbol's user data stream (`castle:{SYMBOL}:userdata`, read by the
+publisher) in the same MULTI that acknowledges its entries. A crash before that
+MULTI redelivers the entries; those whose writes had landed publish the reports
+their first attempt stashed (`ReportStash`), so none is lost or sent twice.
 
 Run as `python -m matching_container.settlement` beside the engine (the same
 image; the local cloud starts it as its own process).
