@@ -19,8 +19,6 @@ from tests.tables import CloudFormationLoader
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
-
 def load_template() -> dict:
     return yaml.load((ROOT / "template.yaml").read_text(), Loader=CloudFormationLoader)
 
@@ -100,22 +98,78 @@ def test_state_machine_definitions_exist():
             json.loads(path.read_text())
 
 
-def test_matching_task_image_comes_from_the_parameter():
-    (task,) = resources_of("AWS::ECS::TaskDefinition").values()
-    props = task["Properties"]
+TASKS = resources_of("AWS::ECS::TaskDefinition")
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_every_task_runs_the_image_from_the_parameter_on_fargate(name):
+    props = TASKS[name]["Properties"]
     assert props["RequiresCompatibilities"] == ["FARGATE"] and props["NetworkMode"] == "awsvpc"
-    assert "MatchingImageUri" in refs(props["ContainerDefinitions"][0]["Image"])
+    for container in props["ContainerDefinitions"]:
+        assert "MatchingImageUri" in refs(container["Image"]), container["Name"]
     assert "MatchingImageUri" in TEMPLATE["Parameters"]
 
 
 def test_matching_task_runs_the_container_entry_point():
-    (task,) = resources_of("AWS::ECS::TaskDefinition").values()
-    command = task["Properties"]["ContainerDefinitions"][0]["Command"]
+    command = RESOURCES["MatchingTaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Command"]
     dockerfile = (ROOT / "matching_container" / "Dockerfile").read_text()
     cmd = json.loads(re.search(r"^CMD (\[.*\])$", dockerfile, re.M).group(1))
     assert command == cmd
-    module = command[-1]
-    assert (ROOT / (module.replace(".", "/") + ".py")).is_file()
+
+
+@pytest.mark.parametrize(
+    "name, container",
+    [(name, c["Name"]) for name, task in sorted(TASKS.items()) for c in task["Properties"]["ContainerDefinitions"]],
+)
+def test_every_container_command_names_a_module_of_the_image(name, container):
+    (definition,) = [c for c in TASKS[name]["Properties"]["ContainerDefinitions"] if c["Name"] == container]
+    module = definition["Command"][-1]
+    assert definition["Command"][:2] == ["python", "-m"]
+    assert (ROOT / (module.replace(".", "/") + ".py")).is_file(), f"{name}/{container}: {module} is missing"
+
+
+def test_the_stream_gateway_serves_the_load_balancers_port_and_health_check():
+    (gateway,) = RESOURCES["StreamGatewayTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    service = RESOURCES["StreamGatewayService"]["Properties"]
+    group = RESOURCES["StreamTargetGroup"]["Properties"]
+    env = {e["Name"]: e["Value"] for e in gateway["Environment"]}
+    assert gateway["Command"] == ["python", "-m", "matching_container.gateway"]
+    assert gateway["PortMappings"][0]["ContainerPort"] == group["Port"] == int(env["CASTLE_GATEWAY_PORT"])
+    assert service["LoadBalancers"] == [
+        {
+            "ContainerName": gateway["Name"],
+            "ContainerPort": group["Port"],
+            "TargetGroupArn": {"Ref": "StreamTargetGroup"},
+        }
+    ]
+    assert (group["TargetType"], group["HealthCheckPath"]) == ("ip", "/health")
+
+
+def test_redis_admits_every_security_group_of_the_functions_and_the_tasks():
+    admitted = {
+        rule["SourceSecurityGroupId"]["Ref"]
+        for rule in RESOURCES["RedisSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    }
+    services = resources_of("AWS::ECS::Service").values()
+    needed = {
+        g["Ref"]
+        for s in services
+        for g in s["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
+    }
+    assert needed | {"FunctionSecurityGroup"} <= admitted
+
+
+def test_the_edge_sends_streams_to_the_gateway_with_their_paths_unchanged():
+    config = RESOURCES["EdgeDistribution"]["Properties"]["DistributionConfig"]
+    origins = {o["Id"]: o for o in config["Origins"]}
+    streams = {b["PathPattern"]: b for b in config["CacheBehaviors"] if b["PathPattern"] in ("/ws*", "/stream*")}
+    assert set(streams) == {"/ws*", "/stream*"}
+    for behaviour in streams.values():
+        origin = origins[behaviour["TargetOriginId"]]
+        assert origin["DomainName"] == {"Fn::GetAtt": ["StreamLoadBalancer", "DNSName"]}
+        assert "OriginPath" not in origin
+    code = RESOURCES["EdgeViewerAddressFunction"]["Properties"]["FunctionCode"]
+    assert "x-viewer-address" in code and "request.uri" not in code and "querystring" not in code
 
 
 def test_tables_are_on_demand_and_orders_and_trades_stream_both_images():
