@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local import ministack
-from local.processes import LaunchError, RestartPolicy, Supervisor, port_is_free
+from local.processes import LaunchError, RestartPolicy, Supervisor, free_port, port_is_free, wait_for_port
 from local.redis_server import start_redis
 from local.stack import Stack, aws_env, deploy
 
@@ -34,14 +34,15 @@ class CloudInfo:
     redis_url: str
     stack: Stack
     edge_url: str | None = None
+    gateway_url: str | None = None  # the stream gateway (Binance's /ws and /stream), behind the edge
     timings: dict[str, float] = field(default_factory=dict)
     admin_token: str = ""  # the stack's AdminToken: the `castle` CLI's credential
 
     def env(self) -> dict[str, str]:
         """The environment a tool or test needs to talk to this cloud."""
         env = {**aws_env(self.endpoint), "REDIS_URL": self.redis_url, "CASTLE_REST_URL": self.stack.rest_url}
-        if self.stack.ws_url:
-            env["CASTLE_WS_URL"] = self.stack.ws_url
+        if self.gateway_url:
+            env["CASTLE_WS_URL"] = self.gateway_url
         if self.edge_url:
             env["CASTLE_URL"] = self.edge_url
         if self.admin_token:
@@ -94,8 +95,6 @@ class LocalCloud:
         )
         self.announce("stack", f"{stack.name} deployed by sam  (log {self._rel(self.state / 'deploy.log')})")
         self.announce("rest-api", stack.rest_url)
-        if stack.ws_url:
-            self.announce("ws-api", stack.ws_url)
         timings["deploy"] = time.monotonic() - t0
 
         self.info = CloudInfo(ms.url, redis_url, stack, timings=timings, admin_token=admin_token)
@@ -109,13 +108,8 @@ class LocalCloud:
         return self.info
 
     def _warm_up(self, stack: Stack, timeout_s: float = 30.0) -> None:
-        """Up means healthy: wait until the REST API's and the WebSocket API's first (cold) Lambdas answer.
-
-        Both at once: a client's first request or connect then meets warm workers.
-        """
+        """Up means healthy: wait until the REST API's first (cold) Lambda answers."""
         checks = {"the REST API did not answer /api/v3/ping": lambda: _http_ok(f"{stack.rest_url}/api/v3/ping", 10)}
-        if stack.ws_url:
-            checks["the WebSocket API did not accept a connection"] = lambda: _ws_ok(stack.ws_url, 10)
         deadline = time.monotonic() + timeout_s
 
         def wait(check) -> bool:
@@ -147,10 +141,6 @@ class LocalCloud:
             # Locally, snapshots come often, so that every restart exercises them.
             "CASTLE_SNAPSHOT_EVERY_COMMANDS": os.environ.get("CASTLE_SNAPSHOT_EVERY_COMMANDS", "200"),
             "CASTLE_SNAPSHOT_EVERY_S": os.environ.get("CASTLE_SNAPSHOT_EVERY_S", "5"),
-            "CONNECTIONS_TABLE": outputs.get("ConnectionsTableName", ""),
-            # ministack's @connections endpoint (castle.adapters.connections.management_endpoint's local form).
-            "WS_MANAGEMENT_URL": f"{self.info.endpoint.rstrip('/')}/_aws/execute-api/"
-            f"{outputs.get('WebSocketApiId', '')}/{outputs.get('WebSocketStage', '')}",
             "PYTHONPATH": os.pathsep.join([str(self.root / "layers" / "core"), str(self.root)]),
         }
         self._start_process("matching", "matching_container.engine", env, "commands on castle:{SYMBOL}:cmd")
@@ -159,7 +149,19 @@ class LocalCloud:
         self._start_process("marketdata", "matching_container.marketdata", env,
                             "events -> trades, aggTrades, klines for /api/v3 (castle:{SYMBOL}:md:*)")
         self._start_process("publisher", "matching_container.publisher", env,
-                            "events + depth -> Binance's streams to WebSocket subscribers (@connections)")
+                            "events + depth -> Binance's stream messages, on the frame bus (Redis pub/sub)")
+        self._start_gateway(env)
+
+    def _start_gateway(self, env: dict) -> None:
+        """The stream gateway service (its own ECS service behind a load balancer in AWS)."""
+        port = free_port()
+        env = {**env, "CASTLE_GATEWAY_HOST": "127.0.0.1", "CASTLE_GATEWAY_PORT": str(port)}
+        self._start_process("gateway", "matching_container.gateway", env,
+                            f"Binance's WebSocket streams on ws://127.0.0.1:{port} (/ws, /stream)")
+        wait_for_port(port, self.supervisor.get("gateway").proc, "gateway")
+        self.info.gateway_url = f"ws://127.0.0.1:{port}"
+        if not _ws_ok(f"{self.info.gateway_url}/ws", 10):
+            raise LaunchError("the stream gateway did not accept a connection")
 
     def _start_process(self, name: str, module: str, env: dict, what: str) -> None:
         log = self.state / f"{name}.log"

@@ -1,4 +1,4 @@
-"""The edge: Binance's URL layout on 127.0.0.1:8000 in front of the local cloud's two APIs.
+"""The edge: Binance's URL layout on 127.0.0.1:8000 in front of the REST API and the stream gateway.
 
 In AWS, the CloudFront distribution in template.yaml (EdgeDistribution) does
 this job. Here a thin aiohttp proxy does it:
@@ -6,11 +6,11 @@ this job. Here a thin aiohttp proxy does it:
 - `/api/*`, `/sapi/*`, `/fapi/*` go to the REST API stage as they came: the
   method, the raw path and query string (signatures are computed over them,
   byte for byte), the body and the headers; the answer comes back the same way.
-- `/ws`, `/ws/<a>/<b>` and `/stream?streams=a/b` go to the WebSocket API stage
-  as `?streams=a/b` (plus `combined=true` for `/stream`), then frames and close
-  codes are piped both ways. The edge keeps Binance's heartbeat on the client's
-  side (a ping every 20 s, a close when no pong echoes one for a minute, a close
-  at 24 h): in AWS, API Gateway owns the frames and does its own (see README).
+- `/ws`, `/ws/<a>/<b>` and `/stream?streams=a/b` go to the stream gateway
+  (matching_container.gateway) as they came, with the client's address in
+  X-Viewer-Address (as CloudFront's viewer-request function sets it); frames,
+  pings, pongs and close codes are piped both ways. Binance's heartbeat is the
+  gateway's, as in AWS.
 - `/openapi.json` (OpenAPI 3.1, from the spot API's Powertools resolver),
   `/docs` (Swagger UI, served from the files Powertools ships: no CDN), and
   `/health` (the launcher's component checks).
@@ -32,9 +32,8 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import aiohttp
 from aiohttp import WSMsgType, web
@@ -78,18 +77,12 @@ HealthCheck = Callable[[], Mapping[str, Mapping]]
 @dataclass(frozen=True)
 class EdgeConfig:
     rest_url: str  # e.g. http://127.0.0.1:4566/_aws/execute-api/castlerest/v1
-    ws_url: str  # e.g. ws://127.0.0.1:4566/_aws/execute-api/castlews/ws
+    ws_url: str  # the stream gateway, e.g. ws://127.0.0.1:8765
     health: HealthCheck | None = None  # component name -> {"status": "ok" | ..., ...}; may block
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 1 << 20
     upstream_timeout_s: float = 30.0
-    # Binance (web-socket-streams.md): "The WebSocket server will send a ping frame every 20 seconds.
-    # If the WebSocket server does not receive a pong frame back from the connection within a minute
-    # the connection will be disconnected." "A single connection ... is only valid for 24 hours."
-    ws_ping_interval_s: float = 20.0
-    ws_pong_timeout_s: float = 60.0
-    ws_lifetime_s: float = 24 * 3600.0
     title: str = "Castle"
     version: str = "0.1.0"
 
@@ -100,9 +93,6 @@ class EdgeConfig:
             "ws_url": environ.get("CASTLE_WS_URL", ""),
             "port": int(environ.get("CASTLE_PORT", "8000")),
             "max_body_bytes": int(environ.get("CASTLE_EDGE_MAX_BODY", str(1 << 20))),
-            "ws_ping_interval_s": float(environ.get("CASTLE_WS_PING_S", "20")),
-            "ws_pong_timeout_s": float(environ.get("CASTLE_WS_PONG_TIMEOUT_S", "60")),
-            "ws_lifetime_s": float(environ.get("CASTLE_WS_LIFETIME_S", str(24 * 3600))),
         }
         return cls(**{**values, **overrides})
 
@@ -161,155 +151,62 @@ async def proxy_rest(request: web.Request) -> web.StreamResponse:
 
 # ------------------------------------------------------------- WebSocket
 def upstream_ws_url(request: web.Request) -> URL:
-    """Binance's stream URLs as the WebSocket API's connect query."""
-    base = config_of(request).ws_url.rstrip("/")
-    if request.path.startswith("/stream"):
-        query = request.rel_url.raw_query_string
-        query = f"{query}&combined=true" if query else "combined=true"
-    else:
-        streams = request.match_info.get("streams", "").strip("/")
-        query = f"streams={quote(streams, safe='@/!_')}" if streams else request.rel_url.raw_query_string
-    return URL(f"{base}?{query}" if query else base, encoded=True)
+    """The stream gateway speaks Binance's URL layout itself: the path and query go as they came."""
+    return URL(config_of(request).ws_url.rstrip("/") + request.rel_url.raw_path_qs, encoded=True)
 
 
-async def pipe(source, sink, name: str) -> None:
-    """Copy frames until `source` closes (its close code is then on `source.close_code`)."""
-    async for msg in source:
+async def pipe(source, sink, name: str) -> str:
+    """Copy frames, pings and pongs until `source` closes; the reason of its close frame, if any."""
+    while True:
+        msg = await source.receive()
         if msg.type == WSMsgType.TEXT:
             await sink.send_str(msg.data)
         elif msg.type == WSMsgType.BINARY:
             await sink.send_bytes(msg.data)
-        elif msg.type == WSMsgType.ERROR:
-            log.info("%s socket error: %s", name, source.exception())
-            break
+        elif msg.type == WSMsgType.PING:
+            await sink.ping(msg.data)
+        elif msg.type == WSMsgType.PONG:
+            await sink.pong(msg.data)
+        elif msg.type == WSMsgType.CLOSE:
+            return msg.extra or ""
+        else:  # CLOSING, CLOSED, ERROR
+            if msg.type == WSMsgType.ERROR:
+                log.info("%s socket error: %s", name, source.exception())
+            return ""
 
 
 def close_code(code: int | None, fallback: int) -> int:
     return fallback if code is None or code in RESERVED_CLOSE else code
 
 
-PONG_TIMEOUT = (1008, "pong timeout")  # Castle's choice: Binance documents the rule, not the close frame
-LIFETIME_OVER = (1001, "connection lifetime reached")
-
-
-@dataclass
-class Heartbeat:
-    """Binance's keepalive for one client connection, on a clock the caller passes in (seconds).
-
-    Binance: "When you receive a ping, you must send a pong with a copy of ping's
-    payload", and "Unsolicited pong frames are allowed, but will not prevent
-    disconnection": only a pong echoing a ping we sent counts.
-    """
-
-    ping_interval_s: float
-    pong_timeout_s: float
-    lifetime_s: float
-    opened_at: float
-    last_pong: float = 0.0
-    next_ping: float = 0.0
-    pending: set[bytes] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self.last_pong = self.opened_at
-        self.next_ping = self.opened_at + self.ping_interval_s
-
-    def ping(self, now: float) -> bytes | None:
-        """The payload of a ping due now, if one is."""
-        if now < self.next_ping:
-            return None
-        self.next_ping = now + self.ping_interval_s
-        payload = str(int(now * 1000)).encode()
-        self.pending.add(payload)
-        return payload
-
-    def pong(self, payload: bytes | bytearray, now: float) -> None:
-        if bytes(payload) in self.pending:
-            self.pending.clear()
-            self.last_pong = now
-
-    def expired(self, now: float) -> tuple[int, str] | None:
-        """The close code and reason, when the connection must end."""
-        if now >= self.opened_at + self.lifetime_s:
-            return LIFETIME_OVER
-        if now >= self.last_pong + self.pong_timeout_s:
-            return PONG_TIMEOUT
-        return None
-
-    def wait(self, now: float) -> float:
-        """Seconds until something is due."""
-        due = min(self.next_ping, self.last_pong + self.pong_timeout_s, self.opened_at + self.lifetime_s)
-        return max(due - now, 0.0)
-
-
-async def keep_alive(client: web.WebSocketResponse, heartbeat: Heartbeat) -> tuple[int, str] | None:
-    """Ping on schedule until the heartbeat expires: its close code and reason (None: the client is gone)."""
-    loop = asyncio.get_running_loop()
-    while True:
-        now = loop.time()
-        ended = heartbeat.expired(now)
-        if ended is not None:
-            return ended
-        payload = heartbeat.ping(now)
-        if payload is not None:
-            try:
-                await client.ping(payload)
-            except (ConnectionError, RuntimeError):  # closing under us: the client pipe reports it
-                return None
-        await asyncio.sleep(heartbeat.wait(loop.time()) + 0.001)
-
-
-async def pipe_client(client: web.WebSocketResponse, upstream, heartbeat: Heartbeat) -> None:
-    """The client's frames to the API; its pings answered and its pongs given to the heartbeat here."""
-    loop = asyncio.get_running_loop()
-    async for msg in client:
-        if msg.type == WSMsgType.TEXT:
-            await upstream.send_str(msg.data)
-        elif msg.type == WSMsgType.BINARY:
-            await upstream.send_bytes(msg.data)
-        elif msg.type == WSMsgType.PING:
-            await client.pong(msg.data)
-        elif msg.type == WSMsgType.PONG:
-            heartbeat.pong(msg.data, loop.time())
-        elif msg.type == WSMsgType.ERROR:
-            log.info("client socket error: %s", client.exception())
-            break
-
-
 async def proxy_ws(request: web.Request) -> web.StreamResponse:
+    """A transparent pipe: Binance's heartbeat (pings, pong timeout, lifetime) is the gateway's, as in AWS."""
     if request.headers.get("Upgrade", "").lower() != "websocket":
         return json_response(UNSUPPORTED, 404)
-    config = config_of(request)
     target = upstream_ws_url(request)
     try:
-        upstream = await request.app[WS_CLIENT].ws_connect(target, autoping=True, headers=forwarded_ws_headers(request))
+        upstream = await request.app[WS_CLIENT].ws_connect(
+            target, autoping=False, headers=forwarded_ws_headers(request)
+        )
     except aiohttp.WSServerHandshakeError as e:
-        # The WebSocket API refused the connect ($connect answered 4xx: over 1024 streams, too many connects).
+        # The gateway refused the connect (over 1024 streams, too many connects from this address).
         if 400 <= e.status < 500:
             return json_response({"code": 2, "msg": "Invalid request: connection refused"}, e.status)
-        return json_response({**DISCONNECTED, "detail": f"the WebSocket API answered {e.status}"}, 502)
+        return json_response({**DISCONNECTED, "detail": f"the stream gateway answered {e.status}"}, 502)
     except (aiohttp.ClientError, TimeoutError) as e:
         log.warning("WebSocket upstream %s failed: %s", target, e)
-        return json_response({**DISCONNECTED, "detail": f"the WebSocket API is unreachable ({type(e).__name__})"}, 502)
-    client = web.WebSocketResponse(autoping=False)  # pings and pongs are the heartbeat's
+        return json_response({**DISCONNECTED, "detail": f"the stream gateway is unreachable ({type(e).__name__})"}, 502)
+    client = web.WebSocketResponse(autoping=False)  # pings and pongs pass through
     try:
         await client.prepare(request)
-        heartbeat = Heartbeat(
-            config.ws_ping_interval_s, config.ws_pong_timeout_s, config.ws_lifetime_s, asyncio.get_running_loop().time()
-        )
         down = asyncio.create_task(pipe(upstream, client, "upstream"))
-        up = asyncio.create_task(pipe_client(client, upstream, heartbeat))
-        alive = asyncio.create_task(keep_alive(client, heartbeat))
-        done, pending = await asyncio.wait({down, up, alive}, return_when=asyncio.FIRST_COMPLETED)
+        up = asyncio.create_task(pipe(client, upstream, "client"))
+        done, pending = await asyncio.wait({down, up}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
-        ended = alive.result() if alive in done else None
-        if ended is not None:  # Binance's heartbeat or lifetime ended it: tell the client why, the API to forget it
-            code, reason = ended
-            await client.close(code=code, message=reason.encode())
-            await upstream.close(code=1000)
-        elif down in done:  # the API closed: pass its code on to the client
-            await client.close(code=close_code(upstream.close_code, 1011))
-        else:  # the client left: tell the API, which runs $disconnect
+        if down in done:  # the gateway closed: pass its code and reason on to the client
+            await client.close(code=close_code(upstream.close_code, 1011), message=down.result().encode())
+        else:  # the client left
             await upstream.close(code=close_code(client.close_code, 1000))
     except Exception:
         log.exception("WebSocket pipe failed")

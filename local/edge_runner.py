@@ -8,8 +8,8 @@ from local.edge import EdgeConfig, EdgeServer
 class EdgeRunner:
     def __init__(self, cloud, port: int) -> None:
         stack = cloud.info.stack
-        # The heartbeat's timings come from CASTLE_WS_PING_S, CASTLE_WS_PONG_TIMEOUT_S, CASTLE_WS_LIFETIME_S.
-        config = EdgeConfig.from_env(rest_url=stack.rest_url, ws_url=stack.ws_url or "", health=cloud.health, port=port)
+        config = EdgeConfig.from_env(rest_url=stack.rest_url, ws_url=cloud.info.gateway_url or "",
+                                     health=cloud.health, port=port)
         self.server = EdgeServer(config)
 
     def start(self) -> str:

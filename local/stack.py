@@ -36,12 +36,6 @@ class Stack:
         """The REST API's base URL in ministack's path form (its host form needs DNS we lack)."""
         return f"{self.endpoint}/_aws/execute-api/{self.outputs['RestApiId']}/{self.outputs['RestStage']}"
 
-    @property
-    def ws_url(self) -> str | None:
-        api, stage = self.outputs.get("WebSocketApiId"), self.outputs.get("WebSocketStage")
-        if not api or not stage:
-            return None
-        return f"{self.endpoint.replace('http://', 'ws://')}/_aws/execute-api/{api}/{stage}"
 
 
 def aws_env(endpoint: str) -> dict[str, str]:

@@ -18,15 +18,17 @@ PostToConnection (castle.adapters.connections):
 - `@miniTicker`, `@ticker`, `!miniTicker@arr`: every second, when changed,
   from the projector's 1m candles (the numbers of `/api/v3/ticker/24hr`).
 
-- the user data stream (`/ws/<listenKey>`): the `executionReport`s settlement
-  appends to each symbol's `castle:{SYMBOL}:userdata` (and the wallet's
-  `balanceUpdate`s), read with the same consumer group, go to the connections
-  of the report's account; each read ends with an `outboundAccountPosition`
-  per account, of the assets its reports moved, read from the ledger then.
+- the user data stream: the `executionReport`s settlement appends to each
+  symbol's `castle:{SYMBOL}:userdata` (and the wallet's `balanceUpdate`s),
+  read with the same consumer group, go to the report's account; each read
+  ends with an `outboundAccountPosition` per account, of the assets its
+  reports moved, read from the ledger then.
 
-Who listens to what comes from the ConnectionsTable, re-read twice a second in
-a background thread, with each listenKey resolved to its account. Frames go
-through `Fanout` (bounded per-connection queues).
+Each message is encoded once and published to its stream's channel on the
+frame bus (castle.adapters.redis_frames); the stream gateways
+(matching_container.gateway) hold the client connections. Who listens comes
+from the bus itself (PUBSUB CHANNELS), re-read ten times a second in a
+background thread, so only what someone receives is computed.
 """
 
 from __future__ import annotations
@@ -41,17 +43,15 @@ from collections.abc import Callable, Iterable, Mapping
 
 import redis
 
-from castle.adapters.redis_listen_keys import RedisListenKeys
-from castle.adapters.redis_marketdata import RedisMarketDataReader
 from castle import user_data
+from castle.adapters.redis_frames import RedisFrameBus, market_channel, user_channel
+from castle.adapters.redis_marketdata import RedisMarketDataReader
 from castle.adapters.redis_streams import WALLET_SHARD, RedisBookMirror, connect, events_key, user_data_key
-from castle.adapters.subscriptions import USER_STREAM_PREFIX
 from castle.marketdata import stream_messages as msg
 from castle.marketdata import views
 from castle.marketdata.intervals import INTERVALS, close_time
 from castle.marketdata.projection import MarketDataProjection, ProjectionState, parse_entry_id
 from castle.symbols import Symbol, default_symbols
-from matching_container.fanout import Fanout
 from matching_container.process import run_process
 from matching_container.settings import EngineSettings
 
@@ -67,16 +67,11 @@ def state_key(symbol: str) -> str:
 
 
 class Routes:
-    """stream -> connection ids, each connection's `combined`, and account -> its user data streams.
+    """The market streams and the accounts someone listens to. Swapped whole by the refresher."""
 
-    Swapped whole by the refresher.
-    """
-
-    def __init__(self, streams: dict[str, list[str]] | None = None, combined: dict[str, bool] | None = None,
-                 users: dict[int, list[str]] | None = None):
-        self.streams = streams or {}
-        self.combined = combined or {}
-        self.users = users or {}
+    def __init__(self, streams: set[str] | None = None, users: set[int] | None = None) -> None:
+        self.streams = streams or set()
+        self.users = users or set()
 
     def any(self, names: Iterable[str]) -> bool:
         return any(n in self.streams for n in names)
@@ -97,16 +92,13 @@ class SymbolFeed:
 
 
 class Publisher:
-    def __init__(self, client: redis.Redis, symbols: Iterable[Symbol], send: Callable[[str, bytes], None],
-                 clock: Callable[[], float] = time.time, consumer: str = "publisher", block_ms: int = 100,
-                 count: int = 1000, close_user: Callable[[str], None] = lambda _: None,
+    def __init__(self, client: redis.Redis, symbols: Iterable[Symbol], clock: Callable[[], float] = time.time,
+                 consumer: str = "publisher", block_ms: int = 100, count: int = 1000,
                  balances: Callable[[int], Mapping[str, tuple[int, int]]] = lambda _: {}) -> None:
         self.client = client
-        self.listen_keys = RedisListenKeys(client)
+        self.bus = RedisFrameBus(client)
+        self.outbox: list[tuple[str, str]] = []  # (channel, frame), published at the end of each step
         self.balances = balances  # account -> asset -> (free, locked), for outboundAccountPosition
-        self.close_user = close_user  # forgets a user-data connection whose key expired
-        self.expired: set[str] = set()
-        self.send = send
         self.clock = clock
         self.consumer = consumer
         self.block_ms = block_ms
@@ -126,21 +118,16 @@ class Publisher:
         return int(self.clock() * 1000)
 
     def emit(self, stream: str, payload: dict | list) -> None:
-        """Send one message to every subscriber of `stream` (serialised once per shape)."""
-        routes = self.routes
-        connections = routes.streams.get(stream)
-        if not connections:
-            return
-        raw = wrapped = None
-        for connection_id in connections:
-            if routes.combined.get(connection_id):
-                # A user data stream's combined name is its listenKey, as on Binance.
-                name = stream.removeprefix(USER_STREAM_PREFIX)
-                wrapped = wrapped or json.dumps(msg.combined(name, payload), separators=COMPACT).encode()
-                self.send(connection_id, wrapped)
-            else:
-                raw = raw or json.dumps(payload, separators=COMPACT).encode()
-                self.send(connection_id, raw)
+        """Queue one message for the listeners of a market stream (encoded once, whoever listens)."""
+        if stream in self.routes.streams:
+            self.outbox.append((market_channel(stream), json.dumps(payload, separators=COMPACT)))
+
+    def emit_user(self, account: int, payload: dict) -> None:
+        self.outbox.append((user_channel(account), json.dumps(payload, separators=COMPACT)))
+
+    def flush(self) -> None:
+        outbox, self.outbox = self.outbox, []
+        self.bus.publish(outbox)
 
     # -------------------------------------------------------------- events
     def recover(self) -> None:
@@ -163,7 +150,7 @@ class Publisher:
                     raise
             self.client.xautoclaim(key, GROUP, self.consumer, 0, "0-0", count=self.count)
         while self._read("0", block=None):
-            pass
+            self.flush()
         log.info("recovered: %s", ", ".join(f"{s}@{f.projection.state.cursor}" for s, f in self.feeds.items()))
 
     def _read(self, position: str, block: int | None) -> int:
@@ -193,11 +180,9 @@ class Publisher:
             except (KeyError, ValueError):
                 log.error("malformed user data %s on %s", entry_id, key)
                 continue
-            streams = users.get(account)
-            if not streams:
+            if account not in users:
                 continue
-            for stream in streams:
-                self.emit(stream, event)
+            self.emit_user(account, event)
             moved.setdefault(account, set()).update(a for a in fields.get("assets", "").split(",") if a)
             updated = max(updated, parse_entry_id(entry_id)[0])
         now = self.now_ms()
@@ -209,8 +194,7 @@ class Publisher:
             except Exception:
                 log.exception("could not read the balances of account %s", account)
                 continue
-            for stream in users.get(account, ()):
-                self.emit(stream, position)
+            self.emit_user(account, position)
         self.client.xack(key, GROUP, *[e[0] for e in entries])
 
     def apply(self, name: str, entries: list) -> None:
@@ -305,20 +289,6 @@ class Publisher:
             self.emit(f"{p}@ticker", msg.ticker(feed.symbol, stats, bid, ask, now))
         if minis:
             self.emit("!miniTicker@arr", minis)
-        self.check_listen_keys(now)
-
-    def check_listen_keys(self, now: int) -> None:
-        """Binance: a closed or expired listenKey gets `listenKeyExpired`, and its stream stops."""
-        for stream, connections in list(self.routes.streams.items()):
-            if not stream.startswith(USER_STREAM_PREFIX) or stream in self.expired:
-                continue
-            key = stream[len(USER_STREAM_PREFIX):]
-            if self.listen_keys.is_live(key):
-                continue
-            self.expired.add(stream)
-            self.emit(stream, msg.listen_key_expired(key, now))
-            for connection_id in connections:
-                self.close_user(connection_id)
 
     def _close_klines(self, feed: SymbolFeed, now: int) -> None:
         """Binance sends a candle once more when it closes (`x: true`)."""
@@ -336,6 +306,7 @@ class Publisher:
         now = self.clock()
         wait_ms = max(1, min(self.block_ms, int((self.next_fast - now) * 1000)))
         self._read(">", block=wait_ms)
+        self.flush()
         now = self.clock()
         if now >= self.next_fast:
             slow = now >= self.next_slow
@@ -344,6 +315,7 @@ class Publisher:
             if slow:
                 self.tick_tickers()
                 self.next_slow = now + 1.0
+            self.flush()
 
     def run(self, stop: threading.Event) -> None:
         self.recover()
@@ -359,66 +331,49 @@ class Publisher:
         log.info("stopped")
 
 
-def accounts_of(listen_keys: RedisListenKeys, user_streams: list[str]) -> dict[int, list[str]]:
-    """account -> its live user data streams (an expired listenKey resolves to no one)."""
-    accounts = listen_keys.accounts_of([s.removeprefix(USER_STREAM_PREFIX) for s in user_streams])
-    users: dict[int, list[str]] = {}
-    for stream, account in zip(user_streams, accounts, strict=True):
-        if account is not None:
-            users.setdefault(account, []).append(stream)
-    return users
-
-
 class RouteRefresher:
-    """Re-reads the subscriptions in the background and hands the publisher a fresh `Routes`."""
+    """Re-reads who listens, in the background, and hands the publisher a fresh `Routes`.
 
-    def __init__(self, store, publisher: Publisher, fanout: Fanout | None = None, every_s: float = 0.5) -> None:
-        self.store, self.publisher, self.fanout, self.every_s = store, publisher, fanout, every_s
+    Ten times a second: a new subscriber misses at most 100 ms of a stream (Binance
+    promises nothing before its SUBSCRIBE answer either).
+    """
+
+    def __init__(self, publisher: Publisher, every_s: float = 0.1) -> None:
+        self.publisher, self.every_s = publisher, every_s
 
     def refresh(self) -> None:
-        streams, combined = self.store.snapshot()
-        users = accounts_of(self.publisher.listen_keys, [s for s in streams if s.startswith(USER_STREAM_PREFIX)])
-        self.publisher.routes = Routes(streams, combined, users)
-        if self.fanout is not None:
-            self.fanout.forget(set(combined))
+        self.publisher.routes = Routes(*self.publisher.bus.listening())
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 self.refresh()
             except Exception:
-                log.exception("could not read the subscriptions")
+                log.exception("could not read who listens")
             stop.wait(self.every_s)
 
 
-def bootstrap(settings: EngineSettings, environ=os.environ):
+def bootstrap(settings: EngineSettings, environ=os.environ) -> tuple[Publisher, RouteRefresher]:
     import boto3
-
-    from castle.adapters.connections import ApiGatewayConnections
-    from castle.adapters.subscriptions import DynamoSubscriptions
 
     from castle.adapters.dynamo_ledger import DynamoLedger
 
-    store = DynamoSubscriptions(boto3.resource("dynamodb").Table(environ["CONNECTIONS_TABLE"]))
-    poster = ApiGatewayConnections(environ["WS_MANAGEMENT_URL"])
-    fanout = Fanout(poster, on_gone=store.close, workers=int(environ.get("CASTLE_FANOUT_WORKERS", "8")))
     listed = default_symbols()
     ledger = DynamoLedger(boto3.client("dynamodb"), environ["BALANCES_TABLE"])
-    publisher = Publisher(connect(settings.redis_url), [listed[s] for s in settings.symbols], fanout.send,
-                          close_user=store.close, balances=lambda account: ledger.balances(str(account)))
-    return publisher, RouteRefresher(store, publisher, fanout), fanout
+    publisher = Publisher(connect(settings.redis_url), [listed[s] for s in settings.symbols],
+                          balances=lambda account: ledger.balances(str(account)))
+    return publisher, RouteRefresher(publisher)
 
 
 def main() -> int:
-    return run_process("market-data publisher", run, required_env=("CONNECTIONS_TABLE", "WS_MANAGEMENT_URL", "BALANCES_TABLE"))
+    return run_process("market-data publisher", run, required_env=("BALANCES_TABLE",))
 
 
 def run(settings: EngineSettings, stop: threading.Event) -> None:
-    publisher, refresher, fanout = bootstrap(settings)
+    publisher, refresher = bootstrap(settings)
     refresher.refresh()
     threading.Thread(target=refresher.run, args=(stop,), name="routes", daemon=True).start()
     publisher.run(stop)
-    fanout.close()
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ class Cloud:
 
     @property
     def ws_url(self) -> str | None:
-        return self.info.stack.ws_url
+        return self.info.gateway_url
 
     @property
     def edge_url(self) -> str | None:

@@ -1,8 +1,8 @@
 """Binance's market-stream protocol at the edge, one behaviour per test: error frames, limits, heartbeat.
 
-Raw `websockets` clients through the session's edge (the deployed ws_api
-function answers), and, for the heartbeat, a second edge with fast timings in
-front of the same cloud. Expected texts are Binance's (web-socket-streams.md).
+Raw `websockets` clients through the session's edge (the stream gateway
+answers), and, for the heartbeat, a second gateway with fast timings on the
+same Redis, behind a second edge. Expected texts are Binance's (web-socket-streams.md).
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ import pytest
 import websockets
 from aiohttp import WSMsgType
 
-from local.edge import LIFETIME_OVER, PONG_TIMEOUT, EdgeConfig, EdgeServer
+from castle.streams import LIFETIME_OVER, PONG_TIMEOUT
+from castle.symbols import default_symbols
+from local.edge import EdgeConfig, EdgeServer
 from local.processes import free_port
+from matching_container.gateway import GatewayConfig, GatewayServer
 
 METHODS = "`SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`"
 
@@ -137,7 +140,7 @@ def test_a_flooding_connection_does_not_disturb_another(local_cloud):
 
 
 def test_the_301st_connect_from_one_address_in_5_minutes_is_refused(local_cloud):
-    """Straight to the WebSocket API with the address header the edge and CloudFront set (a fresh address)."""
+    """Straight to the gateway with the address header the edge and CloudFront set (a fresh address)."""
     address = f"198.51.100.{int(time.time()) % 250 + 1}"
 
     async def scenario():
@@ -145,7 +148,7 @@ def test_the_301st_connect_from_one_address_in_5_minutes_is_refused(local_cloud)
         async with aiohttp.ClientSession() as session:
             for _ in range(301):
                 try:
-                    ws = await session.ws_connect(local_cloud.ws_url, headers={"X-Viewer-Address": address})
+                    ws = await session.ws_connect(f"{local_cloud.ws_url}/ws", headers={"X-Viewer-Address": address})
                 except aiohttp.WSServerHandshakeError as e:
                     statuses.append(e.status)
                 else:
@@ -160,13 +163,15 @@ def test_the_301st_connect_from_one_address_in_5_minutes_is_refused(local_cloud)
 # --------------------------------------------------------------- heartbeat
 @pytest.fixture
 def fast_edge(local_cloud):
-    """A second edge in front of the same APIs, with Binance's heartbeat sped up."""
-    config = EdgeConfig(rest_url=local_cloud.rest_url, ws_url=local_cloud.ws_url, port=free_port(),
-                        ws_ping_interval_s=0.3, ws_pong_timeout_s=1.0, ws_lifetime_s=4.0)
-    server = EdgeServer(config)
-    url = server.start()
+    """A second gateway with Binance's heartbeat sped up, behind a second edge."""
+    gateway = GatewayServer(GatewayConfig(redis_url=local_cloud.redis_url, symbols=frozenset(default_symbols()),
+                                          host="127.0.0.1", port=0, ping_interval_s=0.3, pong_timeout_s=1.0,
+                                          lifetime_s=4.0))
+    edge = EdgeServer(EdgeConfig(rest_url=local_cloud.rest_url, ws_url=gateway.start(), port=free_port()))
+    url = edge.start()
     yield url
-    server.stop()
+    edge.stop()
+    gateway.stop()
 
 
 async def until_close(ws) -> tuple[int, object, int]:

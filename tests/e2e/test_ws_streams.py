@@ -1,8 +1,8 @@
 """Binance's market streams end to end: orders through python-binance, messages through the edge's WebSocket.
 
 Raw `websockets` clients on `/ws/<streams>` and `/stream?streams=`; the
-publisher (matching_container.publisher) pushes through ministack's
-@connections. The local-book test follows Binance's "How to manage a local
+publisher (matching_container.publisher) puts each message on the frame bus
+once, and the stream gateway writes it to every subscriber. The local-book test follows Binance's "How to manage a local
 order book correctly" to the letter and compares the result with /api/v3/depth.
 """
 

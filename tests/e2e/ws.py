@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 
-SUBSCRIBED_S = 1.5  # the publisher re-reads the subscriptions twice a second
+SUBSCRIBED_S = 0.5  # the publisher re-reads who listens ten times a second
 
 
 def ws_url(cloud, path: str) -> str:

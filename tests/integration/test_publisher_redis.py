@@ -1,4 +1,4 @@
-"""The market-data publisher on a real redis-server, with the engine in-process and a fake poster."""
+"""The market-data publisher on a real redis-server, with the engine in-process; what it puts on the bus is recorded."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from castle.codec import command_to_dict
 from castle.orders import PlaceOrder, Side
 from castle.symbols import default_symbols
 from matching_container.engine import bootstrap as engine_bootstrap
+from castle.adapters.redis_frames import PREFIX, RedisFrameBus, market_channel, user_channel
 from matching_container.publisher import Publisher, Routes
 from matching_container.settings import EngineSettings
 
@@ -41,11 +42,15 @@ def world(redis_url, redis_client):
     clock = Clock()
     clock.now = time.time()
 
+    class Bus(RedisFrameBus):
+        def publish(self, frames):
+            sent.extend((channel.removeprefix(PREFIX), json.loads(data)) for channel, data in frames)
+            super().publish(frames)
+
     def publisher() -> Publisher:
-        pub = Publisher(redis_client, [BTC], lambda conn, data: sent.append((conn, json.loads(data))), clock=clock,
-                        block_ms=10)
-        pub.routes = Routes({"btcusdt@trade": ["raw"], "btcusdt@depth@100ms": ["raw", "comb"],
-                             "btcusdt@aggTrade": ["comb"]}, {"raw": False, "comb": True})
+        pub = Publisher(redis_client, [BTC], clock=clock, block_ms=10)
+        pub.bus = Bus(redis_client)
+        pub.routes = Routes({"btcusdt@trade", "btcusdt@depth@100ms", "btcusdt@aggTrade"})
         pub.recover()
         return pub
 
@@ -59,20 +64,31 @@ def world(redis_url, redis_client):
         pub._read(">", block=None)
         clock.now += 0.2
         pub.tick_depth(slow=False)
+        pub.flush()
 
     return publisher, place, tick, sent
 
 
-def test_a_fill_goes_out_as_trade_to_raw_and_combined_agg_trade(world):
+def test_a_fill_goes_out_as_trade_and_agg_trade_each_on_its_streams_channel(world):
     publisher, place, tick, sent = world
     pub = publisher()
     place(Side.SELL, P, 300, 1)
     place(Side.BUY, P, 100, 2)
     tick(pub)
-    trades = [m for c, m in sent if c == "raw" and m.get("e") == "trade"]
-    assert [(t["p"], t["q"], t["m"]) for t in trades] == [("30000.00000000", "0.00100000", False)]
-    aggs = [m for c, m in sent if c == "comb" and m.get("stream") == "btcusdt@aggTrade"]
-    assert aggs[0]["data"]["a"] == 1 and aggs[0]["data"]["q"] == "0.00100000"
+    trades = [m for c, m in sent if c == "btcusdt@trade"]
+    assert [(t["e"], t["p"], t["q"], t["m"]) for t in trades] == [("trade", "30000.00000000", "0.00100000", False)]
+    aggs = [m for c, m in sent if c == "btcusdt@aggTrade"]
+    assert aggs[0]["a"] == 1 and aggs[0]["q"] == "0.00100000"
+
+
+def test_a_stream_no_one_listens_to_is_not_computed(world):
+    publisher, place, tick, sent = world
+    pub = publisher()
+    pub.routes = Routes({"btcusdt@aggTrade"})
+    place(Side.SELL, P, 300, 1)
+    place(Side.BUY, P, 100, 2)
+    tick(pub)
+    assert {c for c, _ in sent} == {"btcusdt@aggTrade"}
 
 
 def test_depth_diffs_are_contiguous_and_match_the_mirror(world, redis_client):
@@ -86,12 +102,10 @@ def test_depth_diffs_are_contiguous_and_match_the_mirror(world, redis_client):
     place(Side.BUY, P - 10, 200, 2)
     place(Side.BUY, P + 10, 100, 2)
     tick(pub)
-    diffs = [m for c, m in sent if c == "raw" and m.get("e") == "depthUpdate"]
+    diffs = [m for c, m in sent if c == "btcusdt@depth@100ms"]
     assert len(diffs) == 2 and diffs[1]["U"] == diffs[0]["u"] + 1
     assert diffs[1]["a"] == [["30000.10000000", "0.00200000"]] and diffs[1]["b"] == [["29999.90000000", "0.00200000"]]
     assert diffs[1]["u"] == RedisBookMirror(redis_client).depth(SYMBOL, 10).last_update_id
-    assert [m["stream"] for c, m in sent if c == "comb" and "stream" in m and m["stream"].endswith("100ms")] == [
-        "btcusdt@depth@100ms"] * 2
 
 
 def test_a_restarted_publisher_resumes_without_resending_and_with_a_gap_in_depth(world):
@@ -102,7 +116,7 @@ def test_a_restarted_publisher_resumes_without_resending_and_with_a_gap_in_depth
     place(Side.BUY, P, 100, 2)
     tick(first)
     before = len([m for _, m in sent if m.get("e") == "trade"])
-    last_u = [m for c, m in sent if c == "raw" and m.get("e") == "depthUpdate"][-1]["u"]
+    last_u = [m for c, m in sent if m.get("e") == "depthUpdate"][-1]["u"]
     place(Side.BUY, P, 50, 2)  # while the publisher is down
     second = publisher()  # kill -9 and start: the group position and the projection state come from Redis
     tick(second)
@@ -110,68 +124,44 @@ def test_a_restarted_publisher_resumes_without_resending_and_with_a_gap_in_depth
     tick(second)
     trades = [m for _, m in sent if m.get("e") == "trade"]
     assert [t["t"] for t in trades] == [1, 2, 3] and before == 1
-    diffs = [m for c, m in sent if c == "raw" and m.get("e") == "depthUpdate"]
+    diffs = [m for c, m in sent if m.get("e") == "depthUpdate"]
     assert diffs[-1]["U"] > last_u + 1  # a gap: Binance's procedure makes the client resync
 
 
-def test_a_closed_listen_key_gets_listen_key_expired_once(world, redis_client):
-    from castle.adapters.redis_listen_keys import RedisListenKeys
-
-    publisher, _, _, sent = world
-    pub = publisher()
-    keys = RedisListenKeys(redis_client)
-    live, dead = keys.create(7), keys.create(8)
-    keys.close(8, dead)
-    pub.routes = Routes({f"listenKey@{live}": ["u1"], f"listenKey@{dead}": ["u2"]}, {"u1": False, "u2": False})
-    pub.tick_tickers()
-    pub.tick_tickers()
-    assert [(c, m["e"], m["listenKey"]) for c, m in sent] == [("u2", "listenKeyExpired", dead)]
-
-
-def test_user_data_goes_to_the_accounts_listen_keys_then_its_position(world, redis_client):
+def test_user_data_goes_to_the_accounts_channel_then_its_position(world, redis_client):
     from castle.adapters import redis_user_data
-    from castle.adapters.redis_listen_keys import RedisListenKeys
 
     from matching_container.publisher import RouteRefresher
-
-    class Store:
-        def __init__(self, streams, combined):
-            self.streams, self.combined = streams, combined
-
-        def snapshot(self):
-            return self.streams, self.combined
 
     publisher, _, _, sent = world
     pub = publisher()
     pub.balances = lambda account: {"USDT": (99_700 * 10**8, 300 * 10**8), "BTC": (10**8, 0)}
-    keys = RedisListenKeys(redis_client)
-    mine, other = keys.create(7), keys.create(8)
-    store = Store({f"listenKey@{mine}": ["raw7", "comb7"], f"listenKey@{other}": ["raw8"]},
-                  {"raw7": False, "comb7": True, "raw8": False})
-    RouteRefresher(store, pub).refresh()
+    listener = redis_client.pubsub()
+    listener.subscribe(user_channel(7), market_channel("btcusdt@trade"))
+    RouteRefresher(pub).refresh()  # who listens, from the bus: account 7 and one trade stream
+    assert (pub.routes.streams, pub.routes.users) == ({"btcusdt@trade"}, {7})
     report = {"e": "executionReport", "i": 1, "x": "NEW"}
     redis_user_data.append(redis_client, SYMBOL, 7, report, ["USDT"])
+    redis_user_data.append(redis_client, SYMBOL, 8, {**report, "i": 2}, ["USDT"])  # no one listens to account 8
     pub._read(">", block=None)
+    pub.flush()
+    listener.close()
 
-    assert [m for c, m in sent if c == "raw8"] == []
-    raw = [m for c, m in sent if c == "raw7"]
-    assert raw[0] == report
-    assert raw[1]["e"] == "outboundAccountPosition" and raw[1]["B"] == [
+    assert [c for c, _ in sent] == ["user:7", "user:7"]
+    assert sent[0][1] == report
+    assert sent[1][1]["e"] == "outboundAccountPosition" and sent[1][1]["B"] == [
         {"a": "USDT", "f": "99700.00000000", "l": "300.00000000"}]
-    combined = [m for c, m in sent if c == "comb7"]
-    assert [m["stream"] for m in combined] == [mine, mine] and combined[0]["data"] == report
 
 
 def test_a_deposit_reaches_the_account_as_balance_update(world, redis_client):
     from castle.adapters import redis_user_data
-    from castle.adapters.redis_listen_keys import RedisListenKeys
     from castle.user_data import balance_update
 
     publisher, _, _, sent = world
     pub = publisher()
-    key = RedisListenKeys(redis_client).create(9)
-    pub.routes = Routes({f"listenKey@{key}": ["c9"]}, {"c9": False}, {9: [f"listenKey@{key}"]})
+    pub.routes = Routes(users={9})
     redis_user_data.append_wallet(redis_client, 9, balance_update("BTC", 5 * 10**8, 2, 1), ["BTC"])
     pub._read(">", block=None)
-    assert [m["e"] for c, m in sent if c == "c9"] == ["balanceUpdate", "outboundAccountPosition"]
+    pub.flush()
+    assert [m["e"] for c, m in sent if c == "user:9"] == ["balanceUpdate", "outboundAccountPosition"]
     assert sent[0][1]["d"] == "5.00000000"

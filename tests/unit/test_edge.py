@@ -1,7 +1,7 @@
 """local/edge.py against fake upstream APIs on real loopback sockets.
 
 Each test builds its world in one `asyncio.run`: a fake REST API and a fake
-WebSocket API (aiohttp apps that record what reached them), the edge in front,
+stream gateway (aiohttp apps that record what reached them), the edge in front,
 and a plain aiohttp client playing the Binance client.
 """
 
@@ -17,7 +17,7 @@ from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 from yarl import URL
 
-from local.edge import LIFETIME_OVER, PONG_TIMEOUT, EdgeConfig, EdgeServer, Heartbeat, create_app
+from local.edge import EdgeConfig, EdgeServer, create_app
 
 
 @dataclass
@@ -53,16 +53,19 @@ def fake_rest(seen: Upstream) -> web.Application:
 
 def fake_ws(seen: Upstream) -> web.Application:
     async def connect(request: web.Request) -> web.StreamResponse:
-        seen.connects.append(request.rel_url.raw_query_string)
-        if "bad" in request.rel_url.raw_query_string:
+        seen.connects.append(request.rel_url.raw_path_qs)
+        if "bad" in request.rel_url.raw_path_qs:
             return web.Response(status=400, text="Forbidden")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 if msg.data == "close-4000":
-                    await ws.close(code=4000)
+                    await ws.close(code=4000, message=b"bye")
                     break
+                if msg.data == "ping-me":
+                    await ws.ping(b"gateway ping")
+                    continue
                 await ws.send_str(f"echo:{msg.data}")
             elif msg.type == WSMsgType.BINARY:
                 await ws.send_bytes(msg.data[::-1])
@@ -71,7 +74,9 @@ def fake_ws(seen: Upstream) -> web.Application:
         return ws
 
     app = web.Application()
-    app.router.add_get("/_aws/execute-api/castlews/ws", connect)
+    app.router.add_get("/ws", connect)
+    app.router.add_get("/ws/{tail:.*}", connect)
+    app.router.add_get("/stream", connect)
     return app
 
 
@@ -82,7 +87,7 @@ async def world(health=None, max_body_bytes: int = 1 << 20, rest_up: bool = True
         rest_url = str(rest.make_url("/_aws/execute-api/castlerest/v1"))
         if not rest_up:
             rest_url = "http://127.0.0.1:9/_aws/execute-api/castlerest/v1"  # the discard port: refused
-        ws_url = str(wsapi.make_url("/_aws/execute-api/castlews/ws")).replace("http://", "ws://")
+        ws_url = str(wsapi.make_url("")).rstrip("/").replace("http://", "ws://")
         config = EdgeConfig(rest_url=rest_url, ws_url=ws_url, health=health, max_body_bytes=max_body_bytes, **edge)
         async with TestServer(create_app(config)) as edge, aiohttp.ClientSession() as client:
             yield seen, edge, client
@@ -194,7 +199,7 @@ def test_a_rest_api_that_is_down_is_a_502_with_a_clear_message():
     run(scenario())
 
 
-def test_ws_path_streams_connect_upstream_with_a_streams_query_and_frames_pipe_both_ways():
+def test_ws_paths_reach_the_gateway_as_they_came_and_frames_pipe_both_ways():
     async def scenario():
         async with world() as (seen, edge, client):
             async with client.ws_connect(edge.make_url("/ws/btcusdt@trade")) as ws:
@@ -202,7 +207,7 @@ def test_ws_path_streams_connect_upstream_with_a_streams_query_and_frames_pipe_b
                 assert (await ws.receive()).data == 'echo:{"method":"LIST_SUBSCRIPTIONS","id":1}'
                 await ws.send_bytes(b"\x01\x02")
                 assert (await ws.receive()).data == b"\x02\x01"
-            assert seen.connects == ["streams=btcusdt@trade"]
+            assert seen.connects == ["/ws/btcusdt@trade"]
             await asyncio.wait_for(seen.ws_closed.wait(), 5)  # the client's close reached the API
             assert seen.ws_close_code == 1000
 
@@ -218,18 +223,18 @@ def test_several_path_streams_and_the_combined_stream_url():
                 pass
             async with client.ws_connect(edge.make_url("/ws")):
                 pass
-            assert seen.connects == ["streams=btcusdt@trade/ethusdt@depth", "streams=a@trade/b@depth&combined=true", ""]
+            assert seen.connects == ["/ws/btcusdt@trade/ethusdt@depth", "/stream?streams=a@trade/b@depth", "/ws"]
 
     run(scenario())
 
 
-def test_the_apis_close_code_reaches_the_client():
+def test_the_gateways_close_code_and_reason_reach_the_client():
     async def scenario():
         async with world() as (_, edge, client):
             async with client.ws_connect(edge.make_url("/ws/btcusdt@trade")) as ws:
                 await ws.send_str("close-4000")
                 msg = await ws.receive()
-                assert msg.type == WSMsgType.CLOSE and ws.close_code == 4000
+                assert msg.type == WSMsgType.CLOSE and (ws.close_code, msg.extra) == (4000, "bye")
 
     run(scenario())
 
@@ -349,105 +354,15 @@ def test_the_threaded_server_starts_on_a_port_and_stops_cleanly():
     assert server._thread is None
 
 
-# ------------------------------------------------------- Binance's heartbeat
-def beat(**changes) -> Heartbeat:
-    return Heartbeat(**{"ping_interval_s": 20.0, "pong_timeout_s": 60.0, "lifetime_s": 86400.0, "opened_at": 0.0,
-                        **changes})
-
-
-def test_the_heartbeat_pings_every_interval_and_not_before():
-    heartbeat = beat()
-    assert heartbeat.ping(19.9) is None
-    assert heartbeat.ping(20.0) is not None
-    assert heartbeat.ping(39.9) is None and heartbeat.ping(40.0) is not None
-
-
-def test_a_pong_echoing_a_ping_keeps_the_connection_for_another_minute():
-    heartbeat = beat()
-    payload = heartbeat.ping(20.0)
-    heartbeat.pong(payload, 21.0)
-    assert heartbeat.expired(80.9) is None and heartbeat.expired(81.0) == PONG_TIMEOUT
-
-
-def test_no_pong_within_a_minute_ends_the_connection():
-    heartbeat = beat()
-    heartbeat.ping(20.0)
-    heartbeat.ping(40.0)
-    assert heartbeat.expired(59.9) is None and heartbeat.expired(60.0) == PONG_TIMEOUT
-
-
-def test_an_unsolicited_pong_does_not_prevent_disconnection():
-    heartbeat = beat()
-    heartbeat.ping(20.0)
-    heartbeat.pong(b"", 30.0)
-    heartbeat.pong(b"12345", 31.0)
-    assert heartbeat.expired(60.0) == PONG_TIMEOUT
-
-
-def test_a_connection_ends_at_its_lifetime_whatever_its_pongs():
-    heartbeat = beat(lifetime_s=100.0)
-    heartbeat.pong(heartbeat.ping(80.0), 80.0)
-    assert heartbeat.expired(100.0) == LIFETIME_OVER
-
-
-def test_the_heartbeat_waits_until_the_next_thing_due():
-    assert beat().wait(5.0) == 15.0
-    assert beat(pong_timeout_s=10.0).wait(5.0) == 5.0
-
-
-FAST = {"ws_ping_interval_s": 0.2, "ws_pong_timeout_s": 0.7}
-
-
-def test_a_client_that_answers_pings_stays_connected():
+# ------------------------------------------- the heartbeat passes through
+def test_the_gateways_pings_reach_the_client_and_its_pongs_go_back():
     async def scenario():
-        async with world(**FAST) as (_, edge, client):
-            async with client.ws_connect(edge.make_url("/ws/btcusdt@trade"), autoping=True) as ws:
-                reading = asyncio.create_task(ws.receive())  # aiohttp answers pings while it reads
-                await asyncio.sleep(1.5)
-                assert not reading.done()
-                await ws.send_str("still here")
-                assert (await reading).data == "echo:still here"
-
-    run(scenario())
-
-
-def test_a_client_that_never_pongs_is_closed_after_the_pong_timeout():
-    async def scenario():
-        async with world(**FAST) as (seen, edge, client):
+        async with world() as (_, edge, client):
             async with client.ws_connect(edge.make_url("/ws/btcusdt@trade"), autoping=False) as ws:
-                pings = 0
-                while True:
-                    msg = await ws.receive(timeout=5)
-                    if msg.type != WSMsgType.PING:
-                        break
-                    pings += 1
-                assert msg.type == WSMsgType.CLOSE and (ws.close_code, msg.extra) == PONG_TIMEOUT
-                assert pings >= 2
-            await asyncio.wait_for(seen.ws_closed.wait(), 5)  # and the API heard the connection end
-
-    run(scenario())
-
-
-def test_a_client_sending_only_unsolicited_pongs_is_closed():
-    async def scenario():
-        async with world(**FAST) as (_, edge, client):
-            async with client.ws_connect(edge.make_url("/ws/btcusdt@trade"), autoping=False) as ws:
-                while True:
-                    await ws.pong(b"")
-                    msg = await ws.receive(timeout=5)
-                    if msg.type != WSMsgType.PING:
-                        break
-                assert msg.type == WSMsgType.CLOSE and ws.close_code == PONG_TIMEOUT[0]
-
-    run(scenario())
-
-
-def test_a_connection_is_closed_when_its_lifetime_is_over():
-    async def scenario():
-        async with world(ws_ping_interval_s=0.2, ws_lifetime_s=1.0) as (_, edge, client):
-            async with client.ws_connect(edge.make_url("/ws/btcusdt@trade"), autoping=True) as ws:
+                await ws.send_str("ping-me")
                 msg = await ws.receive(timeout=5)
-                assert msg.type == WSMsgType.CLOSE and (ws.close_code, msg.extra) == LIFETIME_OVER
+                assert (msg.type, msg.data) == (WSMsgType.PING, b"gateway ping")
+                await ws.pong(msg.data)
 
     run(scenario())
 
@@ -461,8 +376,3 @@ def test_a_client_ping_is_answered_with_its_payload():
                 assert (msg.type, msg.data) == (WSMsgType.PONG, b"are you there")
 
     run(scenario())
-
-
-def test_the_timings_come_from_the_environment():
-    config = EdgeConfig.from_env({"CASTLE_WS_PING_S": "1", "CASTLE_WS_PONG_TIMEOUT_S": "3", "CASTLE_WS_LIFETIME_S": "9"})
-    assert (config.ws_ping_interval_s, config.ws_pong_timeout_s, config.ws_lifetime_s) == (1.0, 3.0, 9.0)

@@ -8,7 +8,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from castle.streams import CONNECTS_PER_IP, MAX_STREAMS, MESSAGES_PER_CONNECTION, Session, is_valid_stream, parse_stream_list, respond
+from castle.streams import (
+    CONNECTS_PER_IP,
+    LIFETIME_OVER,
+    MAX_STREAMS,
+    MESSAGES_PER_CONNECTION,
+    PONG_TIMEOUT,
+    Heartbeat,
+    Session,
+    is_valid_stream,
+    parse_stream_list,
+    respond,
+)
 from castle.symbols import default_symbols
 
 SYMBOLS = frozenset(default_symbols())
@@ -214,3 +225,50 @@ def test_a_connection_cannot_exceed_binances_stream_limit():
 )
 def test_odd_frames_get_an_error_frame_not_an_exception(text):
     assert "error" in frame(text)
+
+
+
+# ------------------------------------------------------- Binance's heartbeat
+def beat(**changes) -> Heartbeat:
+    return Heartbeat(**{"ping_interval_s": 20.0, "pong_timeout_s": 60.0, "lifetime_s": 86400.0, "opened_at": 0.0,
+                        **changes})
+
+
+def test_the_heartbeat_pings_every_interval_and_not_before():
+    heartbeat = beat()
+    assert heartbeat.ping(19.9) is None
+    assert heartbeat.ping(20.0) is not None
+    assert heartbeat.ping(39.9) is None and heartbeat.ping(40.0) is not None
+
+
+def test_a_pong_echoing_a_ping_keeps_the_connection_for_another_minute():
+    heartbeat = beat()
+    payload = heartbeat.ping(20.0)
+    heartbeat.pong(payload, 21.0)
+    assert heartbeat.expired(80.9) is None and heartbeat.expired(81.0) == PONG_TIMEOUT
+
+
+def test_no_pong_within_a_minute_ends_the_connection():
+    heartbeat = beat()
+    heartbeat.ping(20.0)
+    heartbeat.ping(40.0)
+    assert heartbeat.expired(59.9) is None and heartbeat.expired(60.0) == PONG_TIMEOUT
+
+
+def test_an_unsolicited_pong_does_not_prevent_disconnection():
+    heartbeat = beat()
+    heartbeat.ping(20.0)
+    heartbeat.pong(b"", 30.0)
+    heartbeat.pong(b"12345", 31.0)
+    assert heartbeat.expired(60.0) == PONG_TIMEOUT
+
+
+def test_a_connection_ends_at_its_lifetime_whatever_its_pongs():
+    heartbeat = beat(lifetime_s=100.0)
+    heartbeat.pong(heartbeat.ping(80.0), 80.0)
+    assert heartbeat.expired(100.0) == LIFETIME_OVER
+
+
+def test_the_heartbeat_waits_until_the_next_thing_due():
+    assert beat().wait(5.0) == 15.0
+    assert beat(pong_timeout_s=10.0).wait(5.0) == 5.0

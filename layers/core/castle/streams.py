@@ -250,3 +250,57 @@ def respond(text: str, session: Session, symbols: Iterable[str]) -> Answer:
         return answer(parse_request(text), session, symbols)
     except ProtocolError as e:
         return Answer(e.frame())
+
+
+# ---------------------------------------------------------------- heartbeat
+PONG_TIMEOUT = (1008, "pong timeout")  # Castle's choice: Binance documents the rule, not the close frame
+LIFETIME_OVER = (1001, "connection lifetime reached")
+
+
+@dataclass
+class Heartbeat:
+    """Binance's keepalive for one client connection, on a clock the caller passes in (seconds).
+
+    Binance: "When you receive a ping, you must send a pong with a copy of ping's
+    payload", and "Unsolicited pong frames are allowed, but will not prevent
+    disconnection": only a pong echoing a ping we sent counts.
+    """
+
+    ping_interval_s: float
+    pong_timeout_s: float
+    lifetime_s: float
+    opened_at: float
+    last_pong: float = 0.0
+    next_ping: float = 0.0
+    pending: set[bytes] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.last_pong = self.opened_at
+        self.next_ping = self.opened_at + self.ping_interval_s
+
+    def ping(self, now: float) -> bytes | None:
+        """The payload of a ping due now, if one is."""
+        if now < self.next_ping:
+            return None
+        self.next_ping = now + self.ping_interval_s
+        payload = str(int(now * 1000)).encode()
+        self.pending.add(payload)
+        return payload
+
+    def pong(self, payload: bytes | bytearray, now: float) -> None:
+        if bytes(payload) in self.pending:
+            self.pending.clear()
+            self.last_pong = now
+
+    def expired(self, now: float) -> tuple[int, str] | None:
+        """The close code and reason, when the connection must end."""
+        if now >= self.opened_at + self.lifetime_s:
+            return LIFETIME_OVER
+        if now >= self.last_pong + self.pong_timeout_s:
+            return PONG_TIMEOUT
+        return None
+
+    def wait(self, now: float) -> float:
+        """Seconds until something is due."""
+        due = min(self.next_ping, self.last_pong + self.pong_timeout_s, self.opened_at + self.lifetime_s)
+        return max(due - now, 0.0)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from castle.book import DepthDiff, DepthSnapshot
-from castle.streams import Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,52 +114,3 @@ def stream_id(entry_id: str) -> tuple[int, int]:
     """A stream entry id as a comparable pair ("1700000000000-3" -> (1700000000000, 3))."""
     ms, _, n = entry_id.partition("-")
     return int(ms), int(n or 0)
-
-
-# ------------------------------------------------------------ market streams
-class SubscriptionStore(Protocol):
-    """Who listens to which stream: written by the WebSocket API, read by the market-data publisher."""
-
-    def open(self, connection_id: str, streams: list[str], combined: bool, now_s: int) -> None:
-        """Record a new connection with the streams of its URL."""
-        ...
-
-    def open_user_stream(self, connection_id: str, listen_key: str, now_s: int, combined: bool = False) -> None:
-        """Record a new connection to a listenKey's user data stream."""
-        ...
-
-    def close(self, connection_id: str) -> None:
-        """Forget a connection and all its subscriptions."""
-        ...
-
-    def session(self, connection_id: str) -> Session:
-        """The connection's streams (sorted) and its `combined` property."""
-        ...
-
-    def apply(
-        self, connection_id: str, subscribe: list[str], unsubscribe: list[str], combined: bool | None, now_s: int
-    ) -> None:
-        """Store one request's changes."""
-        ...
-
-    def subscribers(self, stream: str) -> list[str]:
-        """The connection ids listening to a stream."""
-        ...
-
-    def count_message(self, connection_id: str, window: int) -> int:
-        """Count one incoming message of the connection in `window`: the count so far, 0 if unknown."""
-        ...
-
-    def count_connect(self, address: str, window: int, expires_at: int) -> int:
-        """Count one connection attempt from `address` in `window`: the count so far."""
-        ...
-
-
-class FramePoster(Protocol):
-    def post(self, connection_id: str, frame: dict) -> bool:
-        """Send one JSON frame; False when the connection is gone."""
-        ...
-
-    def delete(self, connection_id: str) -> None:
-        """Close the connection (API Gateway then runs $disconnect)."""
-        ...

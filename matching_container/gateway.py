@@ -1,0 +1,446 @@
+"""The stream gateway: `python -m matching_container.gateway`, Binance's WebSocket streams served directly.
+
+Clients connect here (in AWS through CloudFront and an Application Load
+Balancer; locally through the edge), with Binance's URL layout: `/ws`,
+`/ws/<stream>/<stream>`, `/ws/<listenKey>` and `/stream?streams=a/b`. The
+gateway speaks the live-subscription protocol (castle.streams), keeps Binance's
+heartbeat and limits, and writes each client the frames the publisher puts on
+the frame bus (castle.adapters.redis_frames): one Redis subscription per
+channel that any of its clients listens to, however many clients that is.
+
+Why not API Gateway's WebSocket API: it pushes with one `@connections` HTTP
+call per frame per client, so a depth stream at 100 ms to a few hundred
+clients is thousands of calls a second. Here a frame is encoded once by the
+publisher, and written to each socket from memory.
+
+A client's frames queue in a bounded buffer; a client that lets it fill is
+disconnected (Binance drops consumers that fall behind), and never slows the
+others. Gateways keep no state that matters: any number can run side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import redis
+import redis.asyncio as aioredis
+from aiohttp import WSMsgType, web
+
+from castle import streams
+from castle.adapters.redis_frames import USER_PREFIX, market_channel, user_channel
+from castle.adapters.redis_listen_keys import RedisListenKeys
+from castle.marketdata import stream_messages as msg
+from castle.symbols import default_symbols
+from matching_container.process import run_process
+from matching_container.settings import EngineSettings
+
+log = logging.getLogger("castle.gateway")
+VIEWER_HEADER = "X-Viewer-Address"  # set by CloudFront's viewer-request function, and by the local edge
+CONTROL = "castle:gateway:control"  # subscribed from the start: redis-py reads only once something is
+SLOW_CONSUMER = (1008, "slow consumer: message queue overflow")
+TOO_MANY_MESSAGES = (1008, "too many messages")
+REFUSED = {"code": 2, "msg": "Invalid request: connection refused"}
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    redis_url: str
+    symbols: frozenset[str]
+    host: str = "0.0.0.0"
+    port: int = 8080
+    # Binance (web-socket-streams.md): "The WebSocket server will send a ping frame every 20 seconds.
+    # If the WebSocket server does not receive a pong frame back from the connection within a minute
+    # the connection will be disconnected." "A single connection ... is only valid for 24 hours."
+    ping_interval_s: float = 20.0
+    pong_timeout_s: float = 60.0
+    lifetime_s: float = 24 * 3600.0
+    queue_limit: int = 1000  # frames waiting for one client
+    listen_key_check_s: float = 1.0
+
+    @classmethod
+    def from_env(cls, settings: EngineSettings, environ=os.environ, **overrides) -> GatewayConfig:
+        values = {
+            "redis_url": settings.redis_url,
+            # Every listed symbol, whichever shard trades it: clients connect to any gateway.
+            "symbols": frozenset(default_symbols()),
+            "host": environ.get("CASTLE_GATEWAY_HOST", "0.0.0.0"),
+            "port": int(environ.get("CASTLE_GATEWAY_PORT", "8080")),
+            "ping_interval_s": float(environ.get("CASTLE_WS_PING_S", "20")),
+            "pong_timeout_s": float(environ.get("CASTLE_WS_PONG_TIMEOUT_S", "60")),
+            "lifetime_s": float(environ.get("CASTLE_WS_LIFETIME_S", str(24 * 3600))),
+            "queue_limit": int(environ.get("CASTLE_WS_QUEUE", "1000")),
+        }
+        return cls(**{**values, **overrides})
+
+
+class Client:
+    """One connection: what it listens to, and its frames on their way out."""
+
+    __slots__ = ("ws", "combined", "channels", "user", "queue", "ready", "ending", "ended", "window", "messages")
+
+    def __init__(self, ws: web.WebSocketResponse, combined: bool) -> None:
+        self.ws = ws
+        self.combined = combined
+        self.channels: dict[str, str] = {}  # channel -> the stream's name as the client knows it
+        self.user: tuple[str, int] | None = None  # (listenKey, account) of a user data stream
+        self.queue: deque[str] = deque()
+        self.ready = asyncio.Event()  # frames are queued
+        self.ending = asyncio.Event()  # the gateway ends it, for the reason in `ended`
+        self.ended: tuple[int, str] | None = None
+        self.window, self.messages = -1, 0
+
+    def streams(self) -> tuple[str, ...]:
+        return tuple(name for channel, name in self.channels.items() if not channel.startswith(USER_PREFIX))
+
+    def push(self, frame: str, limit: int) -> None:
+        if self.ended is not None:
+            return
+        if len(self.queue) >= limit:
+            self.end(SLOW_CONSUMER)
+            return
+        self.queue.append(frame)
+        self.ready.set()
+
+    def end(self, why: tuple[int, str]) -> None:
+        if self.ended is None:
+            self.ended = why
+            self.ending.set()
+
+    def over_message_limit(self, now_ms: int) -> bool:
+        limit = streams.MESSAGES_PER_CONNECTION
+        window = limit.window(now_ms)
+        if window != self.window:
+            self.window, self.messages = window, 0
+        self.messages += 1
+        return limit.exceeded(self.messages)
+
+
+class Hub:
+    """Channel -> its clients, and the one Redis subscription per channel that feeds them."""
+
+    def __init__(self, pubsub, queue_limit: int) -> None:
+        self.pubsub = pubsub
+        self.queue_limit = queue_limit
+        self.listeners: dict[str, set[Client]] = {}
+        self.clients: set[Client] = set()
+        self.delivered = 0
+
+    async def join(self, client: Client, channel: str, name: str) -> None:
+        client.channels[channel] = name
+        listeners = self.listeners.get(channel)
+        if listeners is None:
+            listeners = self.listeners[channel] = set()
+            await self.pubsub.subscribe(channel)
+        listeners.add(client)
+
+    async def leave(self, client: Client, channel: str) -> None:
+        client.channels.pop(channel, None)
+        listeners = self.listeners.get(channel)
+        if listeners is None:
+            return
+        listeners.discard(client)
+        if not listeners:
+            del self.listeners[channel]
+            await self.pubsub.unsubscribe(channel)
+
+    async def leave_all(self, client: Client) -> None:
+        for channel in list(client.channels):
+            await self.leave(client, channel)
+
+    def deliver(self, channel: str, data: str) -> None:
+        """One bus message to every listener: wrapped once per name for the combined ones."""
+        wrapped: dict[str, str] = {}
+        for client in self.listeners.get(channel, ()):
+            if client.combined:
+                name = client.channels[channel]
+                frame = wrapped.get(name)
+                if frame is None:
+                    frame = wrapped[name] = f'{{"stream":"{name}","data":{data}}}'
+            else:
+                frame = data
+            client.push(frame, self.queue_limit)
+            self.delivered += 1
+
+    async def run(self) -> None:
+        while True:
+            message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if message is not None and message["type"] == "message":
+                self.deliver(message["channel"], message["data"])
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.redis = aioredis.Redis.from_url(config.redis_url, decode_responses=True)
+        # Rare lookups (a listenKey at connect, the expiry sweep) reuse the sync adapter, off the loop.
+        self.listen_keys = RedisListenKeys(redis.Redis.from_url(config.redis_url, decode_responses=True))
+        self.hub: Hub | None = None
+        self.tasks: list[asyncio.Task] = []
+
+    # ------------------------------------------------------------ lifecycle
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/health", self.health)
+        app.router.add_get("/ws", self.connect)
+        app.router.add_get("/ws/{streams:.*}", self.connect)
+        app.router.add_get("/stream", self.connect)
+        app.on_startup.append(self._start)
+        app.on_cleanup.append(self._stop)
+        return app
+
+    async def _start(self, app: web.Application) -> None:
+        pubsub = self.redis.pubsub()
+        await pubsub.subscribe(CONTROL)
+        self.hub = Hub(pubsub, self.config.queue_limit)
+        self.tasks = [asyncio.create_task(self._forever(self.hub.run, "bus reader")),
+                        asyncio.create_task(self._forever(self.sweep_listen_keys, "listenKey sweep"))]
+
+    async def _stop(self, app: web.Application) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for client in list(self.hub.clients):
+            client.end((1001, "going away"))
+        with contextlib.suppress(Exception):
+            await self.hub.pubsub.aclose()
+            await self.redis.aclose()
+
+    async def _forever(self, job, name: str) -> None:
+        while True:
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s failed; restarting it", name)
+                await asyncio.sleep(1.0)
+
+    async def health(self, request: web.Request) -> web.Response:
+        hub = self.hub
+        return web.json_response({"status": "ok", "connections": len(hub.clients), "channels": len(hub.listeners),
+                                  "delivered": hub.delivered})
+
+    # -------------------------------------------------------------- connect
+    async def connect(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return web.json_response({"code": -1020, "msg": "This operation is not supported."}, status=404)
+        if await self._over_connect_limit(request):
+            return web.json_response(REFUSED, status=429)
+        combined = request.path.startswith("/stream")
+        path_streams = request.query.get("streams") if combined else request.match_info.get("streams", "")
+        listen_key = streams.listen_key_of(path_streams)
+        names: list[str] = []
+        if listen_key is None:
+            try:
+                names = streams.parse_stream_list(path_streams, self.config.symbols)
+            except ValueError:
+                return web.json_response(REFUSED, status=400)
+        ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 16)
+        await ws.prepare(request)
+        client = Client(ws, combined)
+        hub = self.hub
+        hub.clients.add(client)
+        try:
+            if listen_key is not None:
+                await self._open_user_stream(client, listen_key)
+            for name in names:
+                await hub.join(client, market_channel(name), name)
+            await self._serve(client)
+        finally:
+            hub.clients.discard(client)
+            await hub.leave_all(client)
+        return ws
+
+    async def _over_connect_limit(self, request: web.Request) -> bool:
+        limit = streams.CONNECTS_PER_IP
+        address = client_address(request)
+        window = limit.window(int(time.time() * 1000))
+        key = f"castle:ws:connects:{{{address}}}:{window}"
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expireat(key, limit.expires_at(window))
+        count, _ = await pipe.execute()
+        return limit.exceeded(int(count))
+
+    async def _open_user_stream(self, client: Client, listen_key: str) -> None:
+        """A live key's account channel; a closed or expired one hears `listenKeyExpired` at once."""
+        account = (await asyncio.to_thread(self.listen_keys.accounts_of, [listen_key]))[0]
+        client.user = (listen_key, -1 if account is None else account)
+        if account is None:
+            self._tell_expired(client)
+        else:
+            await self.hub.join(client, user_channel(account), listen_key)
+
+    def _tell_expired(self, client: Client) -> None:
+        listen_key = client.user[0]
+        frame = msg.listen_key_expired(listen_key, int(time.time() * 1000))
+        data = streams_json(msg.combined(listen_key, frame) if client.combined else frame)
+        client.push(data, self.config.queue_limit)
+
+    async def sweep_listen_keys(self) -> None:
+        """Binance: a closed or expired listenKey gets `listenKeyExpired`, and its stream stops."""
+        while True:
+            await asyncio.sleep(self.config.listen_key_check_s)
+            users = [c for c in self.hub.clients if c.user is not None and c.user[1] >= 0]
+            if not users:
+                continue
+            accounts = await asyncio.to_thread(self.listen_keys.accounts_of, [c.user[0] for c in users])
+            for client, account in zip(users, accounts, strict=True):
+                if account != client.user[1]:
+                    await self.hub.leave(client, user_channel(client.user[1]))
+                    client.user = (client.user[0], -1)
+                    self._tell_expired(client)
+
+    # --------------------------------------------------------------- serve
+    async def _serve(self, client: Client) -> None:
+        config = self.config
+        loop = asyncio.get_running_loop()
+        heartbeat = streams.Heartbeat(config.ping_interval_s, config.pong_timeout_s, config.lifetime_s, loop.time())
+        tasks = {asyncio.create_task(self._read(client, heartbeat)), asyncio.create_task(self._write(client)),
+                 asyncio.create_task(self._keep_alive(client, heartbeat)), asyncio.create_task(client.ending.wait())}
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+                if isinstance(outcome, Exception) and not isinstance(outcome, ConnectionError | RuntimeError):
+                    log.error("connection task failed: %r", outcome)
+        ended = client.ended
+        if ended is not None and not client.ws.closed:
+            # A slow consumer's socket may be full: give the close frame a moment, then let the handler drop it.
+            with contextlib.suppress(TimeoutError, ConnectionError):
+                await asyncio.wait_for(client.ws.close(code=ended[0], message=ended[1].encode()), 5.0)
+
+    async def _read(self, client: Client, heartbeat: streams.Heartbeat) -> None:
+        ws, loop = client.ws, asyncio.get_running_loop()
+        async for frame in ws:
+            if frame.type == WSMsgType.TEXT:
+                if client.over_message_limit(int(time.time() * 1000)):
+                    client.end(TOO_MANY_MESSAGES)  # Binance disconnects, with no answer to the one that went over
+                    return
+                await self._answer(client, frame.data)
+            elif frame.type == WSMsgType.PING:
+                await ws.pong(frame.data)
+            elif frame.type == WSMsgType.PONG:
+                heartbeat.pong(frame.data, loop.time())
+            elif frame.type == WSMsgType.ERROR:
+                return
+
+    async def _answer(self, client: Client, text: str) -> None:
+        session = streams.Session(client.streams(), client.combined)
+        answer = streams.respond(text, session, self.config.symbols)
+        if answer.ok:
+            for name in answer.unsubscribe:
+                await self.hub.leave(client, market_channel(name))
+            if answer.combined is not None:
+                client.combined = answer.combined
+        # The answer goes out before the first message of a new stream, as Binance's does.
+        client.push(streams_json(answer.frame), self.config.queue_limit)
+        for name in answer.subscribe:
+            await self.hub.join(client, market_channel(name), name)
+
+    async def _write(self, client: Client) -> None:
+        ws, queue = client.ws, client.queue
+        while True:
+            await client.ready.wait()
+            client.ready.clear()
+            while queue:
+                await ws.send_str(queue.popleft())
+
+    async def _keep_alive(self, client: Client, heartbeat: streams.Heartbeat) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            ended = heartbeat.expired(now)
+            if ended is not None:
+                client.end(ended)
+                return
+            payload = heartbeat.ping(now)
+            if payload is not None:
+                await client.ws.ping(payload)
+            await asyncio.sleep(heartbeat.wait(loop.time()) + 0.001)
+
+
+def client_address(request: web.Request) -> str:
+    """Who connects: CloudFront's (or the edge's) X-Viewer-Address; else the address the load balancer appended
+    last to X-Forwarded-For (the earlier entries are the client's to write); else the peer."""
+    viewer = request.headers.get(VIEWER_HEADER)
+    if viewer:
+        return viewer.strip()
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    last = forwarded.rsplit(",", 1)[-1].strip()
+    return last or request.remote or "unknown"
+
+
+def streams_json(payload: dict | list) -> str:
+    return json.dumps(payload, separators=(",", ":"))
+
+
+class GatewayServer:
+    """The gateway on its own event loop in a thread: the process's main, and in-process tests."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.runner: web.AppRunner | None = None
+        self.started = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="gateway", daemon=True)
+        self.url = ""
+
+    def start(self, timeout_s: float = 10.0) -> str:
+        self.thread.start()
+        if not self.started.wait(timeout_s) or not self.url:
+            raise RuntimeError("the stream gateway did not start")
+        return self.url
+
+    def _serve(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        try:
+            self.loop.run_until_complete(self._open())
+        except Exception:
+            log.exception("the stream gateway could not listen")
+            self.started.set()
+            return
+        self.started.set()
+        self.loop.run_forever()
+        self.loop.run_until_complete(self.runner.cleanup())
+        self.loop.close()
+
+    async def _open(self) -> None:
+        self.runner = web.AppRunner(Gateway(self.config).app(), access_log=None, shutdown_timeout=2.0)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.config.host, self.config.port)
+        await site.start()
+        port = self.runner.addresses[0][1]
+        host = "127.0.0.1" if self.config.host in ("0.0.0.0", "") else self.config.host
+        self.url = f"ws://{host}:{port}"
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self.loop is not None and self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout_s)
+
+
+def run(settings: EngineSettings, stop: threading.Event) -> None:
+    server = GatewayServer(GatewayConfig.from_env(settings))
+    url = server.start()
+    log.info("listening on %s", url)
+    stop.wait()
+    server.stop()
+
+
+def main() -> int:
+    return run_process("stream gateway", run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
