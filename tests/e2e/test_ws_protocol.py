@@ -139,27 +139,6 @@ def test_a_flooding_connection_does_not_disturb_another(local_cloud):
     assert asyncio.run(scenario()) == ({"result": [], "id": "calm"}, {"result": [], "id": "after"})
 
 
-def test_the_301st_connect_from_one_address_in_5_minutes_is_refused(local_cloud):
-    """Straight to the gateway with the address header the edge and CloudFront set (a fresh address)."""
-    address = f"198.51.100.{int(time.time()) % 250 + 1}"
-
-    async def scenario():
-        statuses = []
-        async with aiohttp.ClientSession() as session:
-            for _ in range(301):
-                try:
-                    ws = await session.ws_connect(f"{local_cloud.ws_url}/ws", headers={"X-Viewer-Address": address})
-                except aiohttp.WSServerHandshakeError as e:
-                    statuses.append(e.status)
-                else:
-                    statuses.append(101)
-                    await ws.close()
-        return statuses
-
-    statuses = asyncio.run(scenario())
-    assert statuses[:300] == [101] * 300 and statuses[300] != 101
-
-
 # --------------------------------------------------------------- heartbeat
 @pytest.fixture
 def fast_edge(local_cloud):
