@@ -2,9 +2,13 @@
 
 - `clients`: many WebSocket clients on one asyncio loop, each subscribed to
   `btcusdt@depth@100ms/btcusdt@trade` through the edge (a combined stream), each
-  bound to its own loopback address (127.<run>.x.y: the WebSocket API counts
-  300 connects per IP in 5 minutes, as Binance does). Every frame is stamped on
-  receipt, before it is parsed, and kept in receipt order.
+  bound to its own loopback address (127.<run>.x.y: the stream gateway counts
+  300 connects per IP in 5 minutes, as Binance does, by the X-Viewer-Address
+  the edge sets from the peer). Every frame is stamped on receipt, before it is
+  parsed, and kept in receipt order. Probe frames (`"e": "probe"`, published
+  straight onto the trade stream's bus channel by `market_data.probe_bus`) are
+  kept apart and counted in a shared counter, so the probe knows when a round
+  has reached everyone.
 - `order_feed`: crossing orders at a steady rate through the edge, signed as
   python-binance signs them (`_loadgen.Client`). Pair k is a maker's LIMIT GTC
   sell at a price of its own, P_k = base + k ticks, and `lag` pairs later a
@@ -12,10 +16,6 @@
   k, so the IOC at P_k fills maker k unless another taker overtook it; the
   benchmark reads who filled whom from the engine's event log. A depth level
   at P_k names maker k.
-- `fanout_probe`: the publisher's own `Fanout` and `ApiGatewayConnections`,
-  posting marker frames to every benchmark connection, each post call
-  stamped: how long one frame waits in the queue, how long PostToConnection
-  takes, and how long ministack -> edge -> client takes after it returns.
 
 Clock: every timestamp is `time.time_ns()` (CLOCK_REALTIME), in every
 process. One machine, one kernel clock: stamps taken in different processes
@@ -50,11 +50,12 @@ class ClientsSpec:
     max_drain_s: float = 60.0
 
 
-def clients(spec: ClientsSpec, queue, stop) -> None:
-    asyncio.run(_clients(spec, queue, stop))
+def clients(spec: ClientsSpec, queue, stop, probed) -> None:
+    """`probed`: a shared counter (multiprocessing.Value) of probe frames received, by every process."""
+    asyncio.run(_clients(spec, queue, stop, probed))
 
 
-async def _clients(spec: ClientsSpec, queue, stop) -> None:
+async def _clients(spec: ClientsSpec, queue, stop, probed) -> None:
     from websockets.asyncio.client import connect
 
     # Per client, in receipt order: trades (t, recv_ns), depth diffs (U, u, recv_ns), probes (n, q, recv_ns).
@@ -86,14 +87,15 @@ async def _clients(spec: ClientsSpec, queue, stop) -> None:
             async for raw in ws:
                 now = time.time_ns()
                 last_frame[0] = time.monotonic()
-                frame = loads(raw)
-                data = frame.get("data")
+                data = loads(raw).get("data")
                 if data is None:
-                    if "probe" in frame:
-                        my_probes.append((frame["probe"], frame["q"], now, frame["c"]))
                     continue
                 kind = data.get("e")
-                if kind == "trade":
+                if kind == "probe":
+                    my_probes.append((data["n"], data["q"], now))
+                    with probed.get_lock():
+                        probed.value += 1
+                elif kind == "trade":
                     t = data["t"]
                     my_trades.append((t, now))
                     if t not in trade_info:
@@ -209,43 +211,3 @@ def order_feed(spec: FeedSpec, queue) -> None:
     for c in clients:
         c.close()
     queue.put(("feed", 0, {"orders": orders, "errors": errors}))
-
-
-# -------------------------------------------------------------- fan-out probe
-class StampedPoster:
-    """ApiGatewayConnections with each post call's start and end stamped (time_ns)."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-        self.stamps: list[tuple] = []  # (connection id, probe n, start_ns, end_ns, ok)
-
-    def post_raw(self, connection_id: str, data: bytes) -> bool:
-        start = time.time_ns()
-        ok = self.inner.post_raw(connection_id, data)
-        self.stamps.append((connection_id, json.loads(data)["probe"], start, time.time_ns(), ok))
-        return ok
-
-    def delete(self, connection_id: str) -> None:
-        self.inner.delete(connection_id)
-
-
-def fanout_probe(management_url: str, connection_ids: list[str], rounds: int, every_s: float, workers: int,
-                 queue) -> None:
-    """`rounds` marker frames to every connection through the publisher's Fanout, a round once the last is out."""
-    from castle.adapters.connections import ApiGatewayConnections
-    from matching_container.fanout import Fanout
-
-    poster = StampedPoster(ApiGatewayConnections(management_url))
-    fanout = Fanout(poster, workers=workers)
-    rounds_at = []
-    for n in range(rounds):
-        q = time.time_ns()
-        rounds_at.append(q)
-        for c in connection_ids:
-            fanout.send(c, json.dumps({"probe": n, "q": q, "c": c}, separators=(",", ":")).encode())
-        deadline = time.monotonic() + 120
-        while not fanout.idle() and time.monotonic() < deadline:  # one frame at a time: rounds never overlap
-            time.sleep(0.005)
-        time.sleep(every_s)
-    fanout.close()
-    queue.put(("probe", 0, {"stamps": poster.stamps, "rounds_at": rounds_at}))
