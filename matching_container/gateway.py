@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import os
@@ -45,6 +46,7 @@ from matching_container.settings import EngineSettings
 
 log = logging.getLogger("castle.gateway")
 VIEWER_HEADER = "X-Viewer-Address"  # set by CloudFront's viewer-request function, and by the local edge
+ORIGIN_HEADER = "X-Castle-Origin"  # CloudFront's origin header: the viewer address is CloudFront's word
 CONTROL = "castle:gateway:control"  # subscribed from the start: redis-py reads only once something is
 SLOW_CONSUMER = (1008, "slow consumer: message queue overflow")
 TOO_MANY_MESSAGES = (1008, "too many messages")
@@ -65,6 +67,9 @@ class GatewayConfig:
     lifetime_s: float = 24 * 3600.0
     queue_limit: int = 1000  # frames waiting for one client
     listen_key_check_s: float = 1.0
+    # When set (in AWS), X-Viewer-Address counts only from a request carrying it in X-Castle-Origin;
+    # unset (the local cloud: loopback, behind the edge), the header is trusted as it is.
+    origin_secret: str = ""
 
     @classmethod
     def from_env(cls, settings: EngineSettings, environ=os.environ, **overrides) -> GatewayConfig:
@@ -78,6 +83,7 @@ class GatewayConfig:
             "pong_timeout_s": float(environ.get("CASTLE_WS_PONG_TIMEOUT_S", "60")),
             "lifetime_s": float(environ.get("CASTLE_WS_LIFETIME_S", str(24 * 3600))),
             "queue_limit": int(environ.get("CASTLE_WS_QUEUE", "1000")),
+            "origin_secret": environ.get("CASTLE_ORIGIN_SECRET", ""),
         }
         return cls(**{**values, **overrides})
 
@@ -261,7 +267,7 @@ class Gateway:
 
     async def _over_connect_limit(self, request: web.Request) -> bool:
         limit = streams.CONNECTS_PER_IP
-        address = client_address(request)
+        address = client_address(request, self.config.origin_secret)
         window = limit.window(int(time.time() * 1000))
         key = f"castle:ws:connects:{{{address}}}:{window}"
         pipe = self.redis.pipeline(transaction=False)
@@ -370,11 +376,12 @@ class Gateway:
             await asyncio.sleep(heartbeat.wait(loop.time()) + 0.001)
 
 
-def client_address(request: web.Request) -> str:
+def client_address(request: web.Request, origin_secret: str = "") -> str:
     """Who connects: CloudFront's (or the edge's) X-Viewer-Address; else the address the load balancer appended
     last to X-Forwarded-For (the earlier entries are the client's to write); else the peer."""
     viewer = request.headers.get(VIEWER_HEADER)
-    if viewer:
+    trusted = not origin_secret or hmac.compare_digest(request.headers.get(ORIGIN_HEADER, ""), origin_secret)
+    if viewer and trusted:
         return viewer.strip()
     forwarded = request.headers.get("X-Forwarded-For", "")
     last = forwarded.rsplit(",", 1)[-1].strip()

@@ -21,3 +21,9 @@ def test_without_the_edge_the_load_balancers_last_forwarded_entry_counts_not_the
 
 def test_with_no_header_the_peer_counts():
     assert client_address(request()) not in ("", None)
+
+
+def test_with_an_origin_secret_the_viewer_address_counts_only_from_cloudfront():
+    headers = {"X-Viewer-Address": "198.51.100.7", "X-Forwarded-For": "198.51.100.7, 203.0.113.9"}
+    assert client_address(request(**headers), "s3cret") == "203.0.113.9"  # straight to the load balancer: spoofed
+    assert client_address(request(**headers, **{"X-Castle-Origin": "s3cret"}), "s3cret") == "198.51.100.7"
