@@ -211,7 +211,7 @@ def run_threads(target, arg_tuples: list[tuple]) -> float:
 
 
 def ws_round_trip(edge_url: str, n: int) -> dict:
-    """A message over the edge's /ws -> the WebSocket API's Lambda -> PostToConnection back: ms."""
+    """A request over the edge's /ws -> the stream gateway -> its answer back: ms."""
     from websockets.sync.client import connect
 
     url = edge_url.replace("http://", "ws://") + "/ws/ethusdt@depth"
