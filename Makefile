@@ -5,11 +5,12 @@
 #   make bench  the benchmarks
 #   make image  build (and push to ECR) the matching engine image
 #   make lint   ruff
+#   make engine compile the matching engine's hot path (Cython) into build/engine (every target does)
 #   make clean  build outputs and caches (make distclean also drops .venv)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help venv redis up deploy-local test pytest sam lint bench image clean distclean
+.PHONY: help venv engine toolchain redis up deploy-local test pytest sam lint bench image clean distclean
 
 ROOT := $(CURDIR)
 VENV := $(ROOT)/.venv
@@ -29,7 +30,7 @@ FIND_PYTHON312 := for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.
 	done; true
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# *//'
+	@sed -n '2,10p' Makefile | sed 's/^# *//'
 
 $(BIN)/python:
 	@py=$$($(FIND_PYTHON312)); \
@@ -42,7 +43,22 @@ $(STAMP): requirements-dev.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
-venv: $(STAMP)
+venv: $(STAMP) engine
+
+# The matching engine's hot path, compiled with Cython out of tree (matching_container/build_engine.py;
+# it skips the work when build/engine already matches the sources). The engine process and the
+# benchmark use it when present; Lambda never does (build/ is not in the layer).
+engine: $(STAMP) toolchain
+	@$(BIN)/python -m matching_container.build_engine
+
+# A C compiler and Python's headers, for the engine build.
+toolchain: $(STAMP)
+	@command -v gcc >/dev/null || { \
+		echo "gcc not found: installing it with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq gcc libc6-dev >/dev/null; }
+	@$(BIN)/python -c 'import os, sysconfig, sys; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' || { \
+		echo "Python.h not found: installing python3.12-dev with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3.12-dev >/dev/null; }
 
 redis:
 	@command -v redis-server >/dev/null || { \
@@ -58,8 +74,15 @@ deploy-local: venv
 
 test: lint pytest sam
 
+# Everything on the pure Python engine (as Lambda runs it), then the engine's own tests again on
+# the compiled one (CASTLE_TEST_ENGINE=cython; tests/conftest.py picks it before castle is imported).
+ENGINE_TESTS := $(wildcard tests/unit/test_engine_*.py) tests/unit/test_properties.py tests/unit/test_snapshot.py \
+	tests/unit/test_symbol_filters.py tests/unit/test_trading_service.py tests/unit/test_settlement_flow.py \
+	tests/unit/test_shard_runner.py tests/unit/test_s3_snapshots.py
+
 pytest: venv redis
-	$(DUMMY_AWS) $(BIN)/python -m pytest
+	$(DUMMY_AWS) CASTLE_REQUIRE_COMPILED=1 $(BIN)/python -m pytest
+	$(DUMMY_AWS) CASTLE_REQUIRE_COMPILED=1 CASTLE_TEST_ENGINE=cython $(BIN)/python -m pytest $(ENGINE_TESTS)
 
 sam: venv
 	$(DUMMY_AWS) sam validate --lint
@@ -99,7 +122,7 @@ image:
 	echo "pushed $$registry/$(IMAGE_REPO):$(IMAGE_TAG) (template parameter MatchingImageUri)"
 
 clean:
-	rm -rf .aws-sam .castle .pytest_cache .ruff_cache .hypothesis
+	rm -rf .aws-sam .castle .pytest_cache .ruff_cache .hypothesis build
 	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean

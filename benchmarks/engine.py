@@ -25,6 +25,10 @@ that times each `engine.submit(cmd)`.
 Fills are compared: Castle emits one `TradeExecuted` per maker fill; the peer
 returns per `add_order` one aggressive `Trade` per price level plus one per
 passive fill, and only the passive ones are counted. A mismatch fails the run.
+
+Castle runs as the matching process runs it: compiled with Cython when `make engine` built it
+for these sources, else pure Python (matching_container/engine_build.py); `engine_build` in the
+result says which. CASTLE_COMPILED=0 measures the pure Python engine.
 """
 
 from __future__ import annotations
@@ -44,12 +48,16 @@ import tracemalloc
 from collections import Counter
 from importlib import metadata
 
-from castle.events import OrderCanceled, OrderExpired, OrderRejected, PreventedMatch, TradeExecuted
-from castle.matching import MatchingEngine
-from castle.orders import CancelOrder, OrderType, PlaceOrder, Side
-from castle.symbols import default_symbols
-from lightmatchingengine.lightmatchingengine import LightMatchingEngine
-from matching_container.collector import PacedCollector
+from matching_container import engine_build
+
+ENGINE_BUILD = engine_build.use_compiled()  # before castle is imported, as the engine process does
+
+from castle.events import OrderCanceled, OrderExpired, OrderRejected, PreventedMatch, TradeExecuted  # noqa: E402
+from castle.matching import MatchingEngine  # noqa: E402
+from castle.orders import CancelOrder, OrderType, PlaceOrder, Side  # noqa: E402
+from castle.symbols import default_symbols  # noqa: E402
+from lightmatchingengine.lightmatchingengine import LightMatchingEngine  # noqa: E402
+from matching_container.collector import PacedCollector  # noqa: E402
 
 NAME = "engine"
 PEER = "lightmatchingengine"
@@ -535,8 +543,10 @@ def latency_by_kind(lat: array.array, kinds: bytearray) -> dict:
 
 
 ENGINE_SOURCES = [
-    f"layers/core/castle/{name}.py"
-    for name in ("matching", "book", "orders", "events", "stats", "symbols", "errors", "money")
+    *(f"layers/core/castle/{name}.py" for name in ("matching", "book", "orders", "events", "stats", "symbols", "errors")),
+    "layers/core/castle/money.py",
+    *(f"layers/core/castle/{name}.pxd" for name in engine_build.MODULES),
+    "matching_container/build_engine.py",
 ]
 
 
@@ -602,6 +612,8 @@ def run(args) -> dict:
     symbol = bench_symbol()
     stp = symbol.default_stp
     failures: list[str] = []
+    build_detail = engine_build.describe()
+    log(f"Castle's engine: {build_detail}")
     gc.disable()  # no cycles anywhere here; each timed run also collects+freezes first
 
     # ---------------------------------------------------------------- mixed
@@ -747,6 +759,7 @@ def run(args) -> dict:
             f"levels per side (not part of the timed ops), then {args.deep_ops:,} ops of the same mix "
             f"(cancels pick uniformly among all live orders, so mostly deep ones)."
         ),
+        "engine_build": ENGINE_BUILD,
         "castle_ops_per_s": castle_ops,
         "peer": PEER,
         "peer_ops_per_s": peer_ops,
@@ -804,6 +817,7 @@ def run(args) -> dict:
             "of an empty timing (timer_overhead_ns); results "
             "are kept until the end of each chunk, then checked and freed outside the clock",
             "chunk": args.chunk,
+            "engine_build": build_detail,
             "python": sys.version.split()[0],
             "implementation": platform.python_implementation(),
             "machine": f"{platform.machine()} {platform.system()}",

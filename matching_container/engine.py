@@ -7,19 +7,31 @@ SNAPSHOTS_BUCKET and SNAPSHOTS_KEY_ARN turn on snapshots (S3, under KMS).
 SIGTERM (ECS stopping the task) and SIGINT finish the current batch and exit.
 The process's cyclic GC is paced between batches (`collector.py`,
 CASTLE_GC_EVERY_S): automatic collection is off once the books are recovered.
+The engine runs compiled (Cython) when that build is present and matches the
+sources, else pure Python (`engine_build.py`, CASTLE_COMPILED); the log says which.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 
-from castle.adapters.redis_streams import RedisBookMirror, RedisCommandStream, RedisEventLog, connect
-from castle.symbols import default_symbols
-from matching_container.collector import PacedCollector
-from matching_container.process import run_process
-from matching_container.settings import EngineSettings
-from matching_container.shard import ShardRunner
-from matching_container.snapshots import SnapshotPolicy
+from matching_container.engine_build import describe, use_compiled
+
+if __name__ == "__main__":
+    # As the process's entry point, before anything imports castle: the compiled engine first on
+    # the path when it was built. (A test importing this module keeps the build it has.)
+    use_compiled()
+
+from castle.adapters.redis_streams import RedisBookMirror, RedisCommandStream, RedisEventLog, connect  # noqa: E402
+from castle.symbols import default_symbols  # noqa: E402
+from matching_container.collector import PacedCollector  # noqa: E402
+from matching_container.process import run_process  # noqa: E402
+from matching_container.settings import EngineSettings  # noqa: E402
+from matching_container.shard import ShardRunner  # noqa: E402
+from matching_container.snapshots import SnapshotPolicy  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 
 def bootstrap(settings: EngineSettings, client=None, snapshots=None, collector=None) -> ShardRunner:
@@ -45,12 +57,14 @@ def s3_snapshots(settings: EngineSettings):
     return S3Snapshots(boto3.client("s3"), envelope, settings.snapshots_bucket)
 
 
-def main() -> int:
+def run(settings: EngineSettings, stop) -> None:
+    log.info("matching engine build: %s", describe())
     # Only the engine process paces its GC: a runner in a test's thread leaves its process's collector alone.
-    return run_process(
-        "matching engine",
-        lambda settings, stop: bootstrap(settings, collector=PacedCollector(settings.gc_every_s)).run(stop),
-    )
+    bootstrap(settings, collector=PacedCollector(settings.gc_every_s)).run(stop)
+
+
+def main() -> int:
+    return run_process("matching engine", run)
 
 
 if __name__ == "__main__":

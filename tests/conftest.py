@@ -15,6 +15,14 @@ from collections.abc import Iterator
 
 import pytest
 
+# `CASTLE_TEST_ENGINE=cython` runs the tests on the compiled engine (`make pytest` does, for the
+# engine's tests). The build is chosen here, before any test module imports castle.
+if os.environ.get("CASTLE_TEST_ENGINE") == "cython":
+    from matching_container.engine_build import COMPILED, describe, use_compiled
+
+    if use_compiled() != COMPILED:
+        raise pytest.UsageError(f"CASTLE_TEST_ENGINE=cython, but this run has {describe()}")
+
 
 def free_port() -> int:
     with socket.socket() as s:

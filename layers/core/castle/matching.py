@@ -105,7 +105,21 @@ class MatchingEngine:
         self.seq = seq = self.seq + 1
         self.book.update_id = seq
         events: list[Event] = []
-        _HANDLERS[type(command)](self, command, seq, events)
+        # Dispatch by type: `is` tests cost what a dict of handlers does in CPython, and compile
+        # (Cython) to direct calls, which a dict of unbound methods does not.
+        kind = type(command)
+        if kind is PlaceOrder:
+            self._place(command, seq, events)
+        elif kind is CancelOrder:
+            self._cancel(command, seq, events)
+        elif kind is CancelReplace:
+            self._cancel_replace(command, seq, events)
+        elif kind is AmendOrder:
+            self._amend(command, seq, events)
+        elif kind is CancelAllOrders:
+            self._cancel_all(command, seq, events)
+        else:
+            raise TypeError(f"not a command: {command!r}")
         triggered = self._triggered
         if triggered:
             ts = command.place.ts if isinstance(command, CancelReplace) else command.ts
@@ -243,7 +257,11 @@ class MatchingEngine:
             oid, account, side, limit, NO_LIMIT if by_quote_only else qty, budget, cmd.stp, ts, seq, events
         )
         if by_quote_only:
-            traded = any(type(e) is TradeExecuted and e.taker_order_id == oid for e in events)
+            traded = False  # a loop, not any(<generator>): Cython compiles no closures in cpdef methods
+            for e in events:
+                if type(e) is TradeExecuted and e.taker_order_id == oid:
+                    traded = True
+                    break
             if traded and not out_of_liquidity and not stp_expired:
                 events.append(QuoteOrderFilled(seq, oid, account))
             else:
@@ -609,17 +627,6 @@ class MatchingEngine:
         for oid in sorted(self.stops):
             h.update(repr(self.stops[oid]).encode())
         return h.hexdigest()
-
-
-# Command type -> handler. Plain functions at module level: bound methods kept on the engine would make
-# it a reference cycle, freed only by the cyclic GC that the matching process paces (collector.py).
-_HANDLERS = {
-    PlaceOrder: MatchingEngine._place,
-    CancelOrder: MatchingEngine._cancel,
-    CancelAllOrders: MatchingEngine._cancel_all,
-    AmendOrder: MatchingEngine._amend,
-    CancelReplace: MatchingEngine._cancel_replace,
-}
 
 
 def _best_key(side) -> int | None:
