@@ -53,6 +53,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--md-seconds", type=float, default=30.0, help="market_data: measured seconds per run")
     parser.add_argument("--md-rate", type=float, default=20.0, help="market_data: orders per second (makers+takers)")
     parser.add_argument("--md-processes", type=int, default=2, help="market_data: processes the clients run in")
+    parser.add_argument("--md-via", choices=("edge", "gateway"), default="edge",
+                        help="market_data: the clients connect through the edge (default), or straight to the "
+                             "stream gateway (as behind AWS's load balancer: no Python hop in between)")
     parser.add_argument("--md-probe-rounds", type=int, default=10,
                         help="market_data: probe frames published on the bus one at a time, per run")
     parser.add_argument("--md-probe-burst", type=int, default=100,
@@ -101,6 +104,7 @@ def run(args) -> dict:
         "config": {"loadavg_start": load_start, "loadavg_end": os.getloadavg(), "commit": _commit(),
                    "clients": [int(c) for c in args.md_clients.split(",")], "seconds": args.md_seconds,
                    "order_rate_per_s": args.md_rate, "client_processes": args.md_processes, "streams": STREAMS,
+                   "clients_via": args.md_via, "probe": {"rounds": args.md_probe_rounds, "burst": args.md_probe_burst},
                    "clock": CLOCK, "startup_s": round(startup_s, 1), "wall_s": round(time.perf_counter() - t_start, 1),
                    "python": sys.version.split()[0], "cpus": os.cpu_count()},
     }
@@ -121,8 +125,9 @@ def one_run(args, cloud, info, accounts, r: int, n: int) -> dict:
     ctx = multiprocessing.get_context("spawn")
     queue, stop, counter = ctx.Queue(), ctx.Event(), ctx.Value("q", 0)
     edge = urlsplit(info.edge_url)
-    procs, connected, connect_errors, connect_s = start_clients(ctx, queue, stop, counter, edge, args.md_processes,
-                                                                r, n)
+    streams_at = urlsplit(info.gateway_url) if args.md_via == "gateway" else edge
+    procs, connected, connect_errors, connect_s = start_clients(ctx, queue, stop, counter, streams_at,
+                                                                args.md_processes, r, n)
     log(f"{connected}/{n} connected in {connect_s:.1f}s")
     time.sleep(1.0)  # the publisher re-reads who listens every 100 ms
     probed = probe_bus(info.redis_url, counter, connected, args.md_probe_rounds, args.md_probe_burst)
@@ -185,9 +190,9 @@ def one_run(args, cloud, info, accounts, r: int, n: int) -> dict:
     return result
 
 
-def start_clients(ctx, queue, stop, counter, edge, processes: int, r: int, n: int) -> tuple[list, int, list, float]:
+def start_clients(ctx, queue, stop, counter, at, processes: int, r: int, n: int) -> tuple[list, int, list, float]:
     """n clients over `processes` processes; (processes, connected, connect errors, seconds to connect)."""
-    url = f"ws://{edge.hostname}:{edge.port}/stream?streams={STREAMS}"
+    url = f"ws://{at.hostname}:{at.port}/stream?streams={STREAMS}"
     per = [n // processes + (1 if i < n % processes else 0) for i in range(processes)]
     procs, first = [], 0
     for i, count in enumerate(c for c in per if c):
@@ -265,14 +270,19 @@ def gateway_figures(before: dict, after: dict, received: int) -> dict:
 def cpu_figures(cpu: dict) -> dict:
     """The publisher's, the gateway's, the edge's and ministack's CPU seconds and fraction of a core, and the table."""
     cpu["note"] = "CPU seconds by component over the measured window; cpu_ms_per_operation: per frame received " \
-                  "by a client in that window"
+                  "by a client in that window; outside_cpu_s: the machine's busy time minus every component's"
     by, elapsed = cpu["cpu_s_by_component"], cpu["elapsed_s"]
+    busy_s = (cpu["machine_busy_fraction"] or 0.0) * cpu["cores"] * elapsed
+    # What the machine did besides this benchmark (another job on the box): it competes for the same 2 cores.
+    cpu["outside_cpu_s"] = round(max(0.0, busy_s - sum(by.values())), 2)
 
     def share(name: str) -> dict:
         return {"cpu_s": by.get(name, 0.0), "core_fraction": round(by.get(name, 0.0) / elapsed, 3)}
 
     return {"publisher_cpu": share("publisher"), "gateway_cpu": share("gateway"), "edge_cpu": share(EDGE),
-            "ministack_cpu": share(MINISTACK), "cpu": cpu}
+            "ministack_cpu": share(MINISTACK), "outside_cpu": {"cpu_s": cpu["outside_cpu_s"],
+                                                               "core_fraction": round(cpu["outside_cpu_s"] / elapsed, 3)},
+            "cpu": cpu}
 
 
 # ------------------------------------------------------------------ figures
