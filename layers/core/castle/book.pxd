@@ -1,9 +1,14 @@
-# Cython declarations for book.py (see orders.pxd): the book's containers typed, so the engine
-# reaches them without attribute lookups.
+# Cython declarations for book.py (see orders.pxd): the book's containers typed, and the methods
+# the engine calls per order direct C calls.
+cimport cython
+
+cdef object heapify, heappop, heappush, nsmallest
+
 
 cdef class PriceLevel:
-    cdef public long long price, qty, count
-    cdef public object orders
+    cdef public object price, qty, orders
+    cdef public long long count
+
 
 cdef class BookSide:
     cdef public object side
@@ -11,6 +16,12 @@ cdef class BookSide:
     cdef public dict levels
     cdef public list heap
     cdef public set dirty
+
+    @cython.locals(level=PriceLevel, heap=list)
+    cpdef PriceLevel level_for(self, price)
+
+    cpdef drop_level(self, price)
+
 
 cdef class OrderBook:
     cdef public BookSide bids, asks

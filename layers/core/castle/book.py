@@ -13,8 +13,8 @@ diffs (`U`/`u`) that are consistent with its snapshots' `lastUpdateId`.
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
+from heapq import heapify, heappop, heappush, nsmallest
 from dataclasses import dataclass, field
 
 from castle.orders import Order, Side
@@ -54,7 +54,7 @@ class BookSide:
             level = levels.get(heap[0] * sign)
             if level is not None:
                 return level
-            heapq.heappop(heap)
+            heappop(heap)
         return None
 
     def best_price(self) -> int | None:
@@ -66,7 +66,7 @@ class BookSide:
         if level is None:
             level = self.levels[price] = PriceLevel(price)
             heap = self.heap
-            heapq.heappush(heap, price * self.sign)
+            heappush(heap, price * self.sign)
             if len(heap) > 2 * len(self.levels) + 64:
                 self.rebuild_heap()
         return level
@@ -76,7 +76,7 @@ class BookSide:
 
     def rebuild_heap(self) -> None:
         self.heap = [p * self.sign for p in self.levels]
-        heapq.heapify(self.heap)
+        heapify(self.heap)
 
     def sorted_levels(self) -> list[PriceLevel]:
         """Best first."""
@@ -88,7 +88,7 @@ class BookSide:
         if limit is None or limit >= len(levels):
             prices = sorted(levels, key=lambda p: p * sign)
         else:
-            prices = [k * sign for k in heapq.nsmallest(limit, (p * sign for p in levels))]
+            prices = [k * sign for k in nsmallest(limit, (p * sign for p in levels))]
         return [(p, levels[p].qty) for p in prices]
 
 

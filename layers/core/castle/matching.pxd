@@ -5,21 +5,23 @@ cimport cython
 
 from castle.book cimport BookSide, OrderBook, PriceLevel
 from castle.orders cimport Order
+from castle.stats cimport AveragePrice
 
 cdef object BUY, SELL, LIMIT, MARKET, LIMIT_MAKER, STOP_LOSS, STOP_LOSS_LIMIT, GTC, IOC, FOK
 cdef object STP_NONE, EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH, EXPIRED, EXPIRED_IN_MATCH, NO_LIMIT, new_event
 cdef object heappop, heappush, OrderAccepted, OrderCanceled, OrderExpired, OrderRejected, TradeExecuted
-cdef object PlaceOrder, CancelOrder, CancelReplace, AmendOrder, CancelAllOrders, MINUTE_MS, STOP_TYPES
+cdef object PlaceOrder, CancelOrder, CancelReplace, AmendOrder, CancelAllOrders, MINUTE_MS, STOP_TYPES, ONE
 
 
 @cython.final
 cdef class MatchingEngine:
-    cdef public object symbol, seq, trade_id, prevented_match_id, avg_price
+    cdef public object symbol, seq, trade_id, prevented_match_id
+    cdef public AveragePrice avg_price
     cdef public OrderBook book
     cdef public dict orders, stops, open_count, algo_count, client_ids
     cdef public list _rise, _fall
     cdef public object _triggered
-    cdef public object _max_orders, _percent_price, _percent_fractions, _market_notional, _price_bounds
+    cdef public object _max_orders, _percent_price, _market_notional, _price_bounds
 
     cpdef list submit(self, command)
 
@@ -29,7 +31,7 @@ cdef class MatchingEngine:
     cpdef tuple _refresh_price_bounds(self, ts)
 
     @cython.locals(market=bint, by_quote_only=bint)
-    cpdef _execute(self, cmd, order_type, ts, seq, list events)
+    cpdef _execute(self, cmd, order_type, ts, seq, list events, oid, account, side, price, qty)
 
     @cython.locals(book=OrderBook, opp=BookSide, level=PriceLevel, maker=Order, heap=list, levels=dict,
                    dirty=set, by_id=dict, open_count=dict, by_qty=bint, stp_on=bint, stp_expired=bint,

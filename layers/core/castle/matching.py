@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from math import gcd
 from dataclasses import replace
 from heapq import heappop, heappush
 
@@ -82,11 +81,7 @@ class MatchingEngine:
         avg_minutes = symbol.percent_price.avg_price_mins if symbol.percent_price else symbol.notional.avg_price_mins
         self.avg_price = AveragePrice(avg_minutes)
         self._max_orders = symbol.max_num_orders
-        self._percent_price = pp = symbol.percent_price
-        # PERCENT_PRICE_BY_SIDE's multipliers as reduced fractions (1/5, 5/1): the same bounds, smaller ints.
-        self._percent_fractions = (
-            None if pp is None else tuple(_reduced(m) for m in (pp.bid_down, pp.bid_up, pp.ask_down, pp.ask_up))
-        )
+        self._percent_price = symbol.percent_price
         # NOTIONAL for MARKET orders, as (min, max) in quote units, or None when neither applies.
         notional = symbol.notional
         low = notional.min_notional if notional.apply_min_to_market else 0
@@ -129,6 +124,7 @@ class MatchingEngine:
 
     def _place(self, cmd: PlaceOrder, seq: int, events: list) -> None:
         oid, account, order_type, side, price = cmd.order_id, cmd.account, cmd.type, cmd.side, cmd.price
+        qty, ts, client_id = cmd.qty, cmd.ts, cmd.client_order_id  # each read once: commands are slotted objects
         # Plain LIMIT and MARKET orders are admitted inline (the hot path); everything else, and
         # whatever the inline checks would not admit, goes through `_admit`, which gives the reason.
         admitted = False
@@ -136,21 +132,22 @@ class MatchingEngine:
             (order_type is LIMIT or order_type is MARKET and price is None)
             and oid not in self.orders
             and oid not in self.stops
-            and cmd.client_order_id is None
+            and client_id is None
             and self.open_count.get(account, 0) < self._max_orders
         ):
-            bounds = self._price_bounds  # per minute and trade: PERCENT_PRICE_BY_SIDE in ticks, the average
-            if bounds is None or bounds[0] != cmd.ts // MINUTE_MS:
-                bounds = self._refresh_price_bounds(cmd.ts)
+            bounds = self._price_bounds  # per minute and trade: PERCENT_PRICE_BY_SIDE's bounds, the average
+            if bounds is None or not bounds[0] <= ts < bounds[8]:
+                bounds = self._refresh_price_bounds(ts)
             if order_type is LIMIT:
-                admitted = (bounds[1] <= price <= bounds[2]) if side is BUY else (bounds[3] <= price <= bounds[4])
+                scaled = price * bounds[1]
+                admitted = (bounds[2] <= scaled <= bounds[3]) if side is BUY else (bounds[4] <= scaled <= bounds[5])
             else:
-                market_notional, qty = self._market_notional, cmd.qty
-                if market_notional is None or qty is None or bounds[5] is None:
+                market_notional = self._market_notional
+                if market_notional is None or qty is None or bounds[6] is None:
                     admitted = True
                 else:
                     low, high, tick_lot, scale = market_notional
-                    notional = bounds[5] * qty // bounds[6] * tick_lot // scale  # Symbol.quote_units
+                    notional = bounds[6] * qty // bounds[7] * tick_lot // scale  # Symbol.quote_units
                     admitted = low <= notional <= high
         if not admitted:
             try:
@@ -158,7 +155,7 @@ class MatchingEngine:
             except CastleError as e:
                 events.append(OrderRejected(seq, oid, account, e.code, e.msg))
                 return
-        events.append(new_event(OrderAccepted, (seq, oid, account, side, price, cmd.qty, cmd.ts)))
+        events.append(new_event(OrderAccepted, (seq, oid, account, side, price, qty, ts)))
         if order_type is LIMIT:
             if cmd.tif is GTC and not cmd.iceberg_qty:
                 # A GTC limit that does not cross goes straight to the book.
@@ -173,37 +170,40 @@ class MatchingEngine:
                         heappop(heap)
                     crosses = bool(heap) and -heap[0] >= price
                 if not crosses:
-                    self._rest(Order(oid, account, side, price, cmd.qty, cmd.qty, 0, cmd.ts, cmd.client_order_id))
+                    self._rest(Order(oid, account, side, price, qty, qty, 0, ts, client_id))
                     return
         elif order_type in STOP_TYPES:
             self._park(cmd, seq)
             return
-        self._execute(cmd, order_type, cmd.ts, seq, events)
+        self._execute(cmd, order_type, ts, seq, events, oid, account, side, price, qty)
 
     def _refresh_price_bounds(self, ts: int) -> tuple:
-        """(minute, bid low, bid high, ask low, ask high, average's num, den): ticks, from the average price.
+        """(minute's first ms, den*ONE, bid low, bid high, ask low, ask high, average's num, den, next minute's).
 
-        The same integers as `PercentPriceBySide.check` over `AveragePrice.value`: price >= ceil(avg * down)
-        and price <= floor(avg * up), with each multiplier as a reduced fraction p/q of ONE.
+        `PercentPriceBySide.check` with its right-hand sides computed once: a price is admitted when
+        num*down <= price*den*ONE <= num*up. No division, so no rounding to get right, and a trade
+        (which moves the average) costs five multiplications rather than four big divisions.
         """
-        minute = ts // MINUTE_MS
+        start = ts // MINUTE_MS * MINUTE_MS  # valid for ts in [start, end): a compare, not a division, per order
+        end = start + MINUTE_MS
         avg = self.avg_price.value(ts)
-        fractions = self._percent_fractions
+        pp = self._percent_price
         if avg is None:
-            bounds = (minute, 0, NO_LIMIT, 0, NO_LIMIT, None, None)
-        elif fractions is None:
-            bounds = (minute, 0, NO_LIMIT, 0, NO_LIMIT, avg[0], avg[1])
+            bounds = (start, 0, 0, 0, 0, 0, None, None, end)  # 0 <= price*0 <= 0: every price passes
+        elif pp is None:
+            bounds = (start, 0, 0, 0, 0, 0, avg[0], avg[1], end)
         else:
             num, den = avg
-            (bdp, bdq), (bup, buq), (adp, adq), (aup, auq) = fractions
             bounds = (
-                minute,
-                -(-num * bdp // (den * bdq)),
-                num * bup // (den * buq),
-                -(-num * adp // (den * adq)),
-                num * aup // (den * auq),
+                start,
+                den * ONE,
+                num * pp.bid_down,
+                num * pp.bid_up,
+                num * pp.ask_down,
+                num * pp.ask_up,
                 num,
                 den,
+                end,
             )
         self._price_bounds = bounds
         return bounds
@@ -240,11 +240,15 @@ class MatchingEngine:
             if best is not None and (cmd.price >= best if cmd.side is BUY else cmd.price <= best):
                 raise errors.would_take()
 
-    def _execute(self, cmd: PlaceOrder, order_type: OrderType, ts: int, seq: int, events: list) -> None:
-        """Take liquidity, then rest or expire what is left, per type and time in force."""
-        oid, account, side, qty = cmd.order_id, cmd.account, cmd.side, cmd.qty
+    def _execute(
+        self, cmd: PlaceOrder, order_type: OrderType, ts: int, seq: int, events: list, oid, account, side, price, qty
+    ) -> None:
+        """Take liquidity, then rest or expire what is left, per type and time in force.
+
+        `oid`..`qty` are the command's own fields, passed in because the caller has read them already.
+        """
         market = order_type is MARKET
-        limit = None if market else cmd.price
+        limit = None if market else price
         tif = GTC if order_type is LIMIT_MAKER else cmd.tif
         if tif is FOK and not market and not self._can_fill(side, limit, qty, account, cmd.stp):
             events.append(OrderExpired(seq, oid, account, qty, EXPIRED))  # Binance: FOK leaves no trace
@@ -272,7 +276,7 @@ class MatchingEngine:
         if stp_expired:
             events.append(OrderExpired(seq, oid, account, remaining, EXPIRED_IN_MATCH, remaining))
         elif market or tif is not GTC:
-            events.append(OrderExpired(seq, oid, account, remaining, EXPIRED))
+            events.append(new_event(OrderExpired, (seq, oid, account, remaining, EXPIRED, 0)))
         else:
             self._rest(Order(oid, account, side, limit, qty, remaining, cmd.iceberg_qty or 0, ts, cmd.client_order_id))
 
@@ -543,15 +547,18 @@ class MatchingEngine:
 
     def _run_triggered(self, cmd: PlaceOrder, ts: int, seq: int, events: list) -> None:
         events.append(StopTriggered(seq, cmd.order_id, cmd.account, self.last_price, ts))
-        self._execute(cmd, TRIGGERED_TYPE[cmd.type], ts, seq, events)
+        self._execute(
+            cmd, TRIGGERED_TYPE[cmd.type], ts, seq, events, cmd.order_id, cmd.account, cmd.side, cmd.price, cmd.qty
+        )
 
     # --------------------------------------------------------- cancel / amend
     def _cancel(self, cmd: CancelOrder, seq: int, events: list) -> bool:
-        order = self.orders.get(cmd.order_id)
-        if order is not None and order.account == cmd.account:
+        oid, account = cmd.order_id, cmd.account
+        order = self.orders.get(oid)
+        if order is not None and order.account == account:
             left = order.remaining
             self._unlink(order)
-            events.append(new_event(OrderCanceled, (seq, cmd.order_id, cmd.account, left, cmd.ts)))
+            events.append(new_event(OrderCanceled, (seq, oid, account, left, cmd.ts)))
             return True
         stop = self.stops.get(cmd.order_id)
         if stop is not None and stop.account == cmd.account:
@@ -638,12 +645,6 @@ def _best_key(side) -> int | None:
             return key
         heappop(heap)
     return None
-
-
-def _reduced(multiplier: int) -> tuple[int, int]:
-    """A multiplier in units of ONE as a reduced fraction (p, q): multiplier / ONE == p / q."""
-    g = gcd(multiplier, ONE)
-    return multiplier // g, ONE // g
 
 
 def _stop_is_met(cmd: PlaceOrder, last: int) -> bool:

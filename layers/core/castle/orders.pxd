@@ -4,5 +4,4 @@
 # OverflowError, never wraps), and prices, lots and ids are far inside that range.
 
 cdef class Order:
-    cdef public long long id, account, price, qty, remaining, visible, iceberg, time
-    cdef public object side, client_id
+    cdef public object id, account, side, price, qty, remaining, visible, iceberg, time, client_id
