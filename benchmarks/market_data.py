@@ -1,9 +1,10 @@
-"""Market data: N WebSocket clients on Binance's streams through the edge, while crossing orders trade.
+"""Market data: N WebSocket clients on Binance's streams, while crossing orders trade.
 
     PYTHONPATH=layers/core:. .venv/bin/python -m benchmarks --only market_data [--md-clients 200,1000]
 
 Starts its own local cloud (as `e2e` does), creates funded accounts through the
-admin API, then for each client count in `--md-clients`:
+admin API, then for each path in `--md-via` (through the edge; straight to the
+stream gateway, as behind AWS's load balancer) and client count in `--md-clients`:
 
 1. connects the clients (`/stream?streams=btcusdt@depth@100ms/btcusdt@trade`),
    spread over `--md-processes` asyncio processes;
@@ -17,7 +18,7 @@ admin API, then for each client count in `--md-clients`:
 4. splits one message's time into stages: the stack's own timestamps (T, the
    journal's and the event log's Redis ids, E), and, before the orders, a probe
    that publishes frames straight onto the trade stream's frame-bus channel:
-   bus -> gateway -> edge -> every client, without the publisher.
+   bus -> gateway -> (edge ->) every client, without the publisher.
 
 See benchmarks/README.md for the figures and how to read them.
 """
