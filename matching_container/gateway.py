@@ -13,7 +13,10 @@ call per frame per client, so a depth stream at 100 ms to a few hundred
 clients is thousands of calls a second. Here a frame is encoded once by the
 publisher, and written to each socket from memory.
 
-A client's frames queue in a bounded buffer; a client that lets it fill is
+A message becomes one WebSocket frame (its bytes built once, for all the
+clients of a shape: raw, or combined under a name) that is written to each
+client's socket as it is: the per-client cost is one write. What a client does
+not read waits in its socket's buffer, bounded: a client that lets it fill is
 disconnected (Binance drops consumers that fall behind), and never slows the
 others. Gateways keep no state that matters: any number can run side by side.
 """
@@ -29,7 +32,6 @@ import os
 import sys
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 
 import redis
@@ -48,7 +50,7 @@ log = logging.getLogger("castle.gateway")
 VIEWER_HEADER = "X-Viewer-Address"  # set by CloudFront's viewer-request function, and by the local edge
 ORIGIN_HEADER = "X-Castle-Origin"  # CloudFront's origin header: the viewer address is CloudFront's word
 CONTROL = "castle:gateway:control"  # subscribed from the start: redis-py reads only once something is
-SLOW_CONSUMER = (1008, "slow consumer: message queue overflow")
+SLOW_CONSUMER = (1008, "slow consumer: send buffer overflow")
 TOO_MANY_MESSAGES = (1008, "too many messages")
 REFUSED = {"code": 2, "msg": "Invalid request: connection refused"}
 
@@ -65,7 +67,7 @@ class GatewayConfig:
     ping_interval_s: float = 20.0
     pong_timeout_s: float = 60.0
     lifetime_s: float = 24 * 3600.0
-    queue_limit: int = 1000  # frames waiting for one client
+    buffer_limit: int = 1 << 20  # bytes waiting for one client, beyond what its kernel socket buffer holds
     listen_key_check_s: float = 1.0
     # When set (in AWS), X-Viewer-Address counts only from a request carrying it in X-Castle-Origin;
     # unset (the local cloud: loopback, behind the edge), the header is trusted as it is.
@@ -82,24 +84,34 @@ class GatewayConfig:
             "ping_interval_s": float(environ.get("CASTLE_WS_PING_S", "20")),
             "pong_timeout_s": float(environ.get("CASTLE_WS_PONG_TIMEOUT_S", "60")),
             "lifetime_s": float(environ.get("CASTLE_WS_LIFETIME_S", str(24 * 3600))),
-            "queue_limit": int(environ.get("CASTLE_WS_QUEUE", "1000")),
+            "buffer_limit": int(environ.get("CASTLE_WS_BUFFER_BYTES", str(1 << 20))),
             "origin_secret": environ.get("CASTLE_ORIGIN_SECRET", ""),
         }
         return cls(**{**values, **overrides})
 
 
+def text_frame(payload: bytes) -> bytes:
+    """A final, unmasked, uncompressed text frame (RFC 6455 §5.2): what a server sends."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 1 << 16:
+        return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
+    return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
+
+
 class Client:
-    """One connection: what it listens to, and its frames on their way out."""
+    """One connection: what it listens to, and the socket its frames are written to."""
 
-    __slots__ = ("ws", "combined", "channels", "user", "queue", "ready", "ending", "ended", "window", "messages")
+    __slots__ = ("ws", "transport", "limit", "combined", "channels", "user", "ending", "ended", "window", "messages")
 
-    def __init__(self, ws: web.WebSocketResponse, combined: bool) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, combined: bool, limit: int) -> None:
         self.ws = ws
+        self.transport = transport
+        self.limit = limit
         self.combined = combined
         self.channels: dict[str, str] = {}  # channel -> the stream's name as the client knows it
         self.user: tuple[str, int] | None = None  # (listenKey, account) of a user data stream
-        self.queue: deque[str] = deque()
-        self.ready = asyncio.Event()  # frames are queued
         self.ending = asyncio.Event()  # the gateway ends it, for the reason in `ended`
         self.ended: tuple[int, str] | None = None
         self.window, self.messages = -1, 0
@@ -107,14 +119,20 @@ class Client:
     def streams(self) -> tuple[str, ...]:
         return tuple(name for channel, name in self.channels.items() if not channel.startswith(USER_PREFIX))
 
-    def push(self, frame: str, limit: int) -> None:
+    def push(self, frame: bytes) -> None:
+        """Write a whole frame: frames never interleave, and aiohttp's own (pings, close) go between them."""
         if self.ended is not None:
             return
-        if len(self.queue) >= limit:
+        transport = self.transport
+        if transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > self.limit:
             self.end(SLOW_CONSUMER)
             return
-        self.queue.append(frame)
-        self.ready.set()
+        transport.write(frame)
+
+    def send(self, payload: dict | list) -> None:
+        self.push(text_frame(json.dumps(payload, separators=(",", ":")).encode()))
 
     def end(self, why: tuple[int, str]) -> None:
         if self.ended is None:
@@ -133,9 +151,8 @@ class Client:
 class Hub:
     """Channel -> its clients, and the one Redis subscription per channel that feeds them."""
 
-    def __init__(self, pubsub, queue_limit: int) -> None:
+    def __init__(self, pubsub) -> None:
         self.pubsub = pubsub
-        self.queue_limit = queue_limit
         self.listeners: dict[str, set[Client]] = {}
         self.clients: set[Client] = set()
         self.delivered = 0
@@ -162,31 +179,36 @@ class Hub:
         for channel in list(client.channels):
             await self.leave(client, channel)
 
-    def deliver(self, channel: str, data: str) -> None:
-        """One bus message to every listener: wrapped once per name for the combined ones."""
-        wrapped: dict[str, str] = {}
-        for client in self.listeners.get(channel, ()):
+    def deliver(self, channel: str, data: bytes) -> None:
+        """One bus message to every listener: one frame for the raw ones, one per name for the combined."""
+        listeners = self.listeners.get(channel)
+        if not listeners:
+            return
+        raw = None
+        wrapped: dict[str, bytes] = {}
+        for client in listeners:
             if client.combined:
                 name = client.channels[channel]
                 frame = wrapped.get(name)
                 if frame is None:
-                    frame = wrapped[name] = f'{{"stream":"{name}","data":{data}}}'
+                    frame = wrapped[name] = text_frame(b'{"stream":"%s","data":%s}' % (name.encode(), data))
             else:
-                frame = data
-            client.push(frame, self.queue_limit)
-            self.delivered += 1
+                frame = raw = raw or text_frame(data)
+            client.push(frame)
+        self.delivered += len(listeners)
 
     async def run(self) -> None:
         while True:
             message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             if message is not None and message["type"] == "message":
-                self.deliver(message["channel"], message["data"])
+                self.deliver(message["channel"].decode(), message["data"])
 
 
 class Gateway:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
         self.redis = aioredis.Redis.from_url(config.redis_url, decode_responses=True)
+        self.bus = aioredis.Redis.from_url(config.redis_url)  # frames stay bytes: they go out as they came
         # Rare lookups (a listenKey at connect, the expiry sweep) reuse the sync adapter, off the loop.
         self.listen_keys = RedisListenKeys(redis.Redis.from_url(config.redis_url, decode_responses=True))
         self.hub: Hub | None = None
@@ -204,9 +226,9 @@ class Gateway:
         return app
 
     async def _start(self, app: web.Application) -> None:
-        pubsub = self.redis.pubsub()
+        pubsub = self.bus.pubsub()
         await pubsub.subscribe(CONTROL)
-        self.hub = Hub(pubsub, self.config.queue_limit)
+        self.hub = Hub(pubsub)
         self.tasks = [asyncio.create_task(self._forever(self.hub.run, "bus reader")),
                         asyncio.create_task(self._forever(self.sweep_listen_keys, "listenKey sweep"))]
 
@@ -217,6 +239,7 @@ class Gateway:
             client.end((1001, "going away"))
         with contextlib.suppress(Exception):
             await self.hub.pubsub.aclose()
+            await self.bus.aclose()
             await self.redis.aclose()
 
     async def _forever(self, job, name: str) -> None:
@@ -249,9 +272,10 @@ class Gateway:
                 names = streams.parse_stream_list(path_streams, self.config.symbols)
             except ValueError:
                 return web.json_response(REFUSED, status=400)
-        ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 16)
+        # No permessage-deflate: frames are written as built, once for every client.
+        ws = web.WebSocketResponse(autoping=False, compress=False, max_msg_size=1 << 16)
         await ws.prepare(request)
-        client = Client(ws, combined)
+        client = Client(ws, request.transport, combined, self.config.buffer_limit)
         hub = self.hub
         hub.clients.add(client)
         try:
@@ -288,8 +312,7 @@ class Gateway:
     def _tell_expired(self, client: Client) -> None:
         listen_key = client.user[0]
         frame = msg.listen_key_expired(listen_key, int(time.time() * 1000))
-        data = streams_json(msg.combined(listen_key, frame) if client.combined else frame)
-        client.push(data, self.config.queue_limit)
+        client.send(msg.combined(listen_key, frame) if client.combined else frame)
 
     async def sweep_listen_keys(self) -> None:
         """Binance: a closed or expired listenKey gets `listenKeyExpired`, and its stream stops."""
@@ -310,7 +333,7 @@ class Gateway:
         config = self.config
         loop = asyncio.get_running_loop()
         heartbeat = streams.Heartbeat(config.ping_interval_s, config.pong_timeout_s, config.lifetime_s, loop.time())
-        tasks = {asyncio.create_task(self._read(client, heartbeat)), asyncio.create_task(self._write(client)),
+        tasks = {asyncio.create_task(self._read(client, heartbeat)),
                  asyncio.create_task(self._keep_alive(client, heartbeat)), asyncio.create_task(client.ending.wait())}
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -350,17 +373,9 @@ class Gateway:
             if answer.combined is not None:
                 client.combined = answer.combined
         # The answer goes out before the first message of a new stream, as Binance's does.
-        client.push(streams_json(answer.frame), self.config.queue_limit)
+        client.send(answer.frame)
         for name in answer.subscribe:
             await self.hub.join(client, market_channel(name), name)
-
-    async def _write(self, client: Client) -> None:
-        ws, queue = client.ws, client.queue
-        while True:
-            await client.ready.wait()
-            client.ready.clear()
-            while queue:
-                await ws.send_str(queue.popleft())
 
     async def _keep_alive(self, client: Client, heartbeat: streams.Heartbeat) -> None:
         loop = asyncio.get_running_loop()
@@ -386,10 +401,6 @@ def client_address(request: web.Request, origin_secret: str = "") -> str:
     forwarded = request.headers.get("X-Forwarded-For", "")
     last = forwarded.rsplit(",", 1)[-1].strip()
     return last or request.remote or "unknown"
-
-
-def streams_json(payload: dict | list) -> str:
-    return json.dumps(payload, separators=(",", ":"))
 
 
 class GatewayServer:

@@ -124,7 +124,7 @@ def test_set_property_combined_wraps_the_next_frames(gateway, redis_client):
 
 
 def test_a_consumer_that_falls_behind_is_disconnected_and_the_others_get_everything(gateway, redis_client):
-    url = gateway(queue_limit=5)
+    url = gateway(buffer_limit=100_000)
     big = json.dumps({"pad": "x" * 60_000})
 
     async def scenario():
