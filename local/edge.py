@@ -39,6 +39,8 @@ import aiohttp
 from aiohttp import WSMsgType, web
 from yarl import URL
 
+from local.ws_tunnel import FrontDoor
+
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("castle.edge")
 
@@ -388,14 +390,28 @@ class EdgeServer:
         self._stop = asyncio.Event()
         runner = web.AppRunner(create_app(self.config), handle_signals=False, access_log=None)
         await runner.setup()
+        tunnels: set[FrontDoor] = set()
+        server = None
         try:
-            site = web.TCPSite(runner, self.config.host, self.config.port)
-            await site.start()
-            host, port = runner.addresses[0][:2]
+            gateway = URL(self.config.ws_url) if self.config.ws_url else None
+            if gateway is not None and gateway.host and gateway.port:
+                # Stream upgrades become byte tunnels to the gateway; the rest is the app's (local/ws_tunnel.py).
+                target = (gateway.host, gateway.port)
+                server = await asyncio.get_running_loop().create_server(
+                    lambda: FrontDoor(runner.server, target, tunnels), self.config.host, self.config.port)
+                host, port = server.sockets[0].getsockname()[:2]
+            else:
+                site = web.TCPSite(runner, self.config.host, self.config.port)
+                await site.start()
+                host, port = runner.addresses[0][:2]
             self.url = f"http://{host}:{port}"
             self._ready.set()
             await self._stop.wait()
         finally:
+            if server is not None:
+                server.close()
+            for tunnel in list(tunnels):
+                tunnel.close()
             await runner.cleanup()
 
     def stop(self, timeout_s: float = 10.0) -> None:
@@ -409,8 +425,16 @@ class EdgeServer:
 
 def run(config: EdgeConfig) -> None:
     """Serve in the foreground until SIGINT/SIGTERM."""
-    print(f"edge      http://{config.host}:{config.port} -> {config.rest_url} | {config.ws_url}", flush=True)
-    web.run_app(create_app(config), host=config.host, port=config.port, print=None, access_log=None)
+    import signal
+
+    server = EdgeServer(config)
+    url = server.start()
+    print(f"edge      {url} -> {config.rest_url} | {config.ws_url}", flush=True)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
 
 
 if __name__ == "__main__":

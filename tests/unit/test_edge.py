@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiohttp
+import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 from yarl import URL
@@ -28,6 +29,7 @@ class Upstream:
     connects: list[str] = field(default_factory=list)
     ws_closed: asyncio.Event = field(default_factory=asyncio.Event)
     ws_close_code: int | None = None
+    ws_headers: list[dict] = field(default_factory=list)
 
 
 def fake_rest(seen: Upstream) -> web.Application:
@@ -54,6 +56,7 @@ def fake_rest(seen: Upstream) -> web.Application:
 def fake_ws(seen: Upstream) -> web.Application:
     async def connect(request: web.Request) -> web.StreamResponse:
         seen.connects.append(request.rel_url.raw_path_qs)
+        seen.ws_headers.append(dict(request.headers))
         if "bad" in request.rel_url.raw_path_qs:
             return web.Response(status=400, text="Forbidden")
         ws = web.WebSocketResponse()
@@ -376,3 +379,87 @@ def test_a_client_ping_is_answered_with_its_payload():
                 assert (msg.type, msg.data) == (WSMsgType.PONG, b"are you there")
 
     run(scenario())
+
+
+# ------------------------------------------- the front door's byte tunnel
+@contextlib.asynccontextmanager
+async def threaded_world(gateway_up: bool = True) -> AsyncIterator:
+    """The real EdgeServer (its front door on a real port) in front of the fake APIs."""
+    seen = Upstream()
+    async with TestServer(fake_rest(seen)) as rest, TestServer(fake_ws(seen)) as wsapi:
+        ws_url = str(wsapi.make_url("")).rstrip("/").replace("http://", "ws://")
+        if not gateway_up:
+            ws_url = "ws://127.0.0.1:9"  # the discard port: refused
+        config = EdgeConfig(rest_url=str(rest.make_url("/_aws/execute-api/castlerest/v1")), ws_url=ws_url, port=0)
+        server = EdgeServer(config)
+        url = await asyncio.to_thread(server.start)
+        try:
+            async with aiohttp.ClientSession() as client:
+                yield seen, url, client
+        finally:
+            await asyncio.to_thread(server.stop)
+
+
+def test_a_stream_connect_tunnels_to_the_gateway_with_frames_both_ways_and_its_close():
+    async def scenario():
+        async with threaded_world() as (seen, url, client):
+            async with client.ws_connect(f"{url}/stream?streams=btcusdt@trade") as ws:
+                await ws.send_str("hello")
+                assert (await ws.receive(timeout=5)).data == "echo:hello"
+                await ws.send_bytes(b"\x01\x02" * 40_000)
+                assert (await ws.receive(timeout=5)).data == b"\x02\x01" * 40_000
+                await ws.send_str("close-4000")
+                msg = await ws.receive(timeout=5)
+                assert msg.type == WSMsgType.CLOSE and (ws.close_code, msg.extra) == (4000, "bye")
+            assert seen.connects == ["/stream?streams=btcusdt@trade"]
+
+    run(scenario())
+
+
+def test_the_tunnel_names_the_client_to_the_gateway_whatever_it_claims():
+    async def scenario():
+        async with threaded_world() as (seen, url, client):
+            headers = {"X-Viewer-Address": "6.6.6.6", "X-Forwarded-For": "10.0.0.1"}
+            async with client.ws_connect(f"{url}/ws/btcusdt@trade", headers=headers):
+                pass
+            got = seen.ws_headers[0]
+            assert got["X-Viewer-Address"] == "127.0.0.1" and got["X-Forwarded-For"] == "10.0.0.1, 127.0.0.1"
+
+    run(scenario())
+
+
+def test_rest_on_the_front_doors_port_reaches_the_rest_api_byte_for_byte():
+    async def scenario():
+        async with threaded_world() as (seen, url, client):
+            async with client.post(f"{url}/api/v3/order?symbol=BTCUSDT&b=1%2B2", data=b"quantity=1&price=2") as r:
+                assert r.status == 200 and await r.json() == {"ok": True}
+            async with client.get(f"{url}/health") as r:
+                assert r.status == 200
+            assert seen.requests[0]["raw_path"].endswith("/api/v3/order?symbol=BTCUSDT&b=1%2B2")
+            assert seen.requests[0]["body"] == b"quantity=1&price=2"
+
+    run(scenario())
+
+
+def test_a_refused_stream_connect_is_the_gateways_own_answer():
+    async def scenario():
+        async with threaded_world() as (_, url, client):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await client.ws_connect(f"{url}/ws/bad@stream")
+            return refused.value.status
+
+    assert run(scenario()) == 400
+
+
+def test_a_gateway_that_is_down_is_a_502_with_binances_error():
+    async def scenario():
+        async with threaded_world(gateway_up=False) as (_, url, client):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await client.ws_connect(f"{url}/ws/btcusdt@trade")
+            async with client.get(f"{url}/ws", headers={"Upgrade": "websocket", "Connection": "Upgrade",
+                                                        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                                                        "Sec-WebSocket-Version": "13"}) as r:
+                body = await r.json()
+            return refused.value.status, body["code"]
+
+    assert run(scenario()) == (502, -1001)
