@@ -285,8 +285,8 @@ def gateway_figures(before: dict, after: dict, received: int) -> dict:
     return {"connections_at_start": before.get("connections"), "channels_at_start": before.get("channels"),
             "frames_queued": delivered, "frames_received": received,
             "what": "frames_queued: the gateway's `delivered` counter (/health) from the first order to the end of "
-                    "the drain, frames it put on its clients' queues; frames_received: trade and depth frames the "
-                    "clients got (frames.received). Equal: nothing dropped between the gateway's queue and the client"}
+                    "the drain, frames it wrote to its clients' sockets; frames_received: trade and depth frames the "
+                    "clients got (frames.received). Equal: nothing dropped between the gateway and the clients"}
 
 
 def cpu_figures(cpu: dict) -> dict:
@@ -316,8 +316,8 @@ def pair_of(spec: FeedSpec, price: str) -> int:
 def split_missing(missing: set[int], last: int | None) -> tuple[int, int]:
     """(ids after the last one received: still undelivered when the client closed, ids missing before it: lost).
 
-    The gateway keeps each connection's frames in order (one bus subscription, one queue per client), so a
-    missing id below one received will never come.
+    The gateway keeps each connection's frames in order (one bus subscription, each frame written whole to each
+    socket as it comes), so a missing id below one received will never come.
     """
     tail = len(missing) if last is None else sum(1 for x in missing if x > last)
     return tail, len(missing) - tail
@@ -503,7 +503,7 @@ def probe_figures(probed: dict, parts: list[dict], clients: int) -> dict:
             "frames_per_s": round(len(burst_ns) / span_s, 1) if span_s else None,
         },
         "what": "frames PUBLISHed straight onto castle:ws:btcusdt@trade before the orders (the publisher idle): "
-                "PUBLISH -> Redis -> the gateway's subscription -> its per-client queues -> the edge -> the client. "
+                "PUBLISH -> Redis -> the gateway's subscription -> each client's socket -> (the edge ->) the client. "
                 "one_frame: one frame at a time, each once the last reached every client (first/last client per "
                 "frame); burst: frames back to back in one pipeline, frames_per_s = frames received by all "
                 "clients / time to the last one (the gateway and the edge's throughput)",
