@@ -120,7 +120,7 @@ class Client:
         return tuple(name for channel, name in self.channels.items() if not channel.startswith(USER_PREFIX))
 
     def push(self, frame: bytes) -> None:
-        """Write a whole frame: frames never interleave, and aiohttp's own (pings, close) go between them."""
+        """Write whole frames: frames never interleave, and aiohttp's own (pings, close) go between them."""
         if self.ended is not None:
             return
         transport = self.transport
@@ -179,29 +179,46 @@ class Hub:
         for channel in list(client.channels):
             await self.leave(client, channel)
 
-    def deliver(self, channel: str, data: bytes) -> None:
-        """One bus message to every listener: one frame for the raw ones, one per name for the combined."""
-        listeners = self.listeners.get(channel)
-        if not listeners:
-            return
-        raw = None
-        wrapped: dict[str, bytes] = {}
-        for client in listeners:
-            if client.combined:
-                name = client.channels[channel]
-                frame = wrapped.get(name)
-                if frame is None:
-                    frame = wrapped[name] = text_frame(b'{"stream":"%s","data":%s}' % (name.encode(), data))
-            else:
-                frame = raw = raw or text_frame(data)
-            client.push(frame)
-        self.delivered += len(listeners)
+    def deliver(self, messages: list[tuple[str, bytes]]) -> None:
+        """Bus messages to their listeners, in order: one frame for the raw ones, one per name for the combined,
+        and one write per client for the whole batch (the publisher sends a step's messages together)."""
+        outbox: dict[Client, list[bytes]] = {}
+        for channel, data in messages:
+            listeners = self.listeners.get(channel)
+            if not listeners:
+                continue
+            raw = None
+            wrapped: dict[str, bytes] = {}
+            for client in listeners:
+                if client.combined:
+                    name = client.channels[channel]
+                    frame = wrapped.get(name)
+                    if frame is None:
+                        frame = wrapped[name] = text_frame(b'{"stream":"%s","data":%s}' % (name.encode(), data))
+                else:
+                    frame = raw = raw or text_frame(data)
+                frames = outbox.get(client)
+                if frames is None:
+                    outbox[client] = [frame]
+                else:
+                    frames.append(frame)
+            self.delivered += len(listeners)
+        for client, frames in outbox.items():
+            client.push(frames[0] if len(frames) == 1 else b"".join(frames))
 
-    async def run(self) -> None:
+    async def run(self, batch: int = 256) -> None:
+        get = self.pubsub.get_message
         while True:
-            message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            if message is not None and message["type"] == "message":
-                self.deliver(message["channel"].decode(), message["data"])
+            message = await get(ignore_subscribe_messages=True, timeout=1.0)
+            messages = []
+            while message is not None:
+                if message["type"] == "message":
+                    messages.append((message["channel"].decode(), message["data"]))
+                if len(messages) >= batch:
+                    break
+                message = await get(ignore_subscribe_messages=True, timeout=0.0)  # what has already arrived
+            if messages:
+                self.deliver(messages)
 
 
 class Gateway:

@@ -70,6 +70,22 @@ def test_a_published_frame_reaches_raw_and_combined_subscribers_each_in_its_shap
     assert run(scenario()) == ([{"e": "trade", "t": 1}], [{"stream": TRADE, "data": {"e": "trade", "t": 1}}])
 
 
+def test_a_burst_over_several_streams_arrives_in_the_order_it_was_published(gateway, redis_client):
+    url = gateway()
+    depth = "btcusdt@depth@100ms"
+
+    async def scenario():
+        async with aiohttp.ClientSession() as s, s.ws_connect(f"{url}/stream?streams={TRADE}/{depth}") as ws:
+            await asyncio.to_thread(publish_when_heard, redis_client, market_channel(depth), [])
+            frames = [(market_channel(TRADE if i % 3 else depth), json.dumps({"n": i})) for i in range(500)]
+            await asyncio.to_thread(publish_when_heard, redis_client, market_channel(TRADE), [])
+            await asyncio.to_thread(RedisFrameBus(redis_client).publish, frames)
+            return [(f["stream"], f["data"]["n"]) for f in await texts(ws, 500)]
+
+    got = run(scenario())
+    assert got == [(TRADE if i % 3 else depth, i) for i in range(500)]
+
+
 def test_subscribe_answers_before_the_streams_first_frame_and_unsubscribe_stops_it(gateway, redis_client):
     url = gateway()
 
