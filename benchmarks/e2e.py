@@ -331,7 +331,7 @@ def _run(args, cloud, info, startup_s, failures, t_start, load_start) -> dict:
                                     "p99_ms": direct["p99_ms"], "seconds": 5.0},
         "one_client_ping": single_ping,
         "dynamodb_transact_write_items": ddb,
-        "websocket_round_trip": {"what": "LIST_SUBSCRIPTIONS over the edge's /ws -> Lambda -> PostToConnection",
+        "websocket_round_trip": {"what": "LIST_SUBSCRIPTIONS over the edge's /ws -> the stream gateway -> its answer",
                                  **ws},
         "cpu": floor_cpu,
         "config": {"edge_url": edge, "startup_s": round(startup_s, 1), "loadavg_start": load_start,
