@@ -6,10 +6,6 @@ them; the tests read the events stream, the replies and the depth mirror.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -26,6 +22,8 @@ from castle.codec import command_to_dict
 from castle.orders import CancelOrder, PlaceOrder, Side
 from matching_container.engine import bootstrap
 from matching_container.settings import EngineSettings
+
+from tests.integration.engine_process import serve_one_order
 
 ROOT = Path(__file__).resolve().parents[2]
 SYMBOL = "BTCUSDT"
@@ -142,22 +140,7 @@ def test_restart_replays_the_journal_and_publishes_nothing_twice(settings, redis
     assert (depth.last_update_id, depth.asks) == (3, [(3_000_000, 50)])
 
 
-def test_container_entry_point_serves_commands_and_stops_on_sigterm(redis_url, redis_client, commands):
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "CASTLE_SYMBOLS": SYMBOL,
-        "CASTLE_BLOCK_MS": "100",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/core"), str(ROOT)]),
-    }
-    proc = subprocess.Popen([sys.executable, "-m", "matching_container.engine"], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        reply = commands.call(SYMBOL, place(1, 7, BUY, 3_000_000, 100), timeout_s=10)
-        assert reply is not None and reply["seq"] == 1
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=10)
-    assert proc.returncode == 0, out
+def test_container_entry_point_serves_commands_and_stops_on_sigterm(redis_url, redis_client):
+    out = serve_one_order(redis_url, redis_client)
     assert '"message": "stopped"' in out
     assert redis_client.xlen(command_key(SYMBOL)) == 1
