@@ -53,6 +53,7 @@ CONTROL = "castle:gateway:control"  # subscribed from the start: redis-py reads 
 SLOW_CONSUMER = (1008, "slow consumer: send buffer overflow")
 TOO_MANY_MESSAGES = (1008, "too many messages")
 REFUSED = {"code": 2, "msg": "Invalid request: connection refused"}
+UNAVAILABLE = {"code": -1001, "msg": "Internal error; unable to process your request. Please try again."}
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,7 @@ class Gateway:
         await pubsub.subscribe(CONTROL)
         self.hub = Hub(pubsub)
         self.tasks = [asyncio.create_task(self._forever(self.hub.run, "bus reader")),
-                        asyncio.create_task(self._forever(self.sweep_listen_keys, "listenKey sweep"))]
+                      asyncio.create_task(self._forever(self.sweep_listen_keys, "listenKey sweep"))]
 
     async def _stop(self, app: web.Application) -> None:
         for task in self.tasks:
@@ -278,7 +279,12 @@ class Gateway:
     async def connect(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return web.json_response({"code": -1020, "msg": "This operation is not supported."}, status=404)
-        if await self._over_connect_limit(request):
+        try:
+            over = await self._over_connect_limit(request)
+        except redis.RedisError:
+            log.exception("could not count the connect")
+            return web.json_response(UNAVAILABLE, status=503)
+        if over:
             return web.json_response(REFUSED, status=429)
         combined = request.path.startswith("/stream")
         path_streams = request.query.get("streams") if combined else request.match_info.get("streams", "")
@@ -301,6 +307,9 @@ class Gateway:
             for name in names:
                 await hub.join(client, market_channel(name), name)
             await self._serve(client)
+        except redis.RedisError:
+            log.exception("lost Redis while serving a connection")
+            await ws.close(code=1011, message=b"internal error")
         finally:
             hub.clients.discard(client)
             await hub.leave_all(client)

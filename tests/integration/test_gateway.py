@@ -307,3 +307,25 @@ def test_health_counts_the_connections(gateway):
 
     status, body = run(scenario())
     assert status == 200 and body["connections"] == 1 and body["channels"] == 1
+
+
+def test_a_connect_while_redis_cannot_count_it_is_a_503_with_binances_error(redis_url):
+    import redis.asyncio as aioredis
+    from aiohttp.test_utils import TestServer
+
+    from matching_container.gateway import Gateway
+
+    gateway = Gateway(GatewayConfig(redis_url=redis_url, symbols=frozenset(default_symbols())))
+    gateway.redis = aioredis.Redis.from_url("redis://127.0.0.1:9")  # the discard port: the counter's Redis is gone
+
+    async def scenario():
+        async with TestServer(gateway.app()) as server, aiohttp.ClientSession() as s:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await s.ws_connect(server.make_url(f"/ws/{TRADE}"))
+            async with s.get(server.make_url("/ws"), headers={"Upgrade": "websocket", "Connection": "Upgrade",
+                                                             "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                                                             "Sec-WebSocket-Version": "13"}) as r:
+                return refused.value.status, await r.json()
+
+    status, body = run(scenario())
+    assert status == 503 and body["code"] == -1001
