@@ -39,7 +39,7 @@ import aiohttp
 from aiohttp import WSMsgType, web
 from yarl import URL
 
-from local.ws_tunnel import FrontDoor
+from local.ws_tunnel import FrontDoor, viewer_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("castle.edge")
@@ -224,10 +224,7 @@ def forwarded_ws_headers(request: web.Request) -> dict[str, str]:
     for name in ("User-Agent", "X-MBX-APIKEY", "Origin"):
         if name in request.headers:
             headers[name] = request.headers[name]
-    prior = request.headers.get("X-Forwarded-For")
-    headers["X-Forwarded-For"] = f"{prior}, {request.remote}" if prior else (request.remote or "")
-    # As CloudFront's viewer-request function does: the address the API counts connects by.
-    headers["X-Viewer-Address"] = request.remote or ""
+    headers.update(viewer_headers(request.headers.get("X-Forwarded-For"), request.remote or ""))
     return headers
 
 

@@ -40,23 +40,28 @@ def is_stream_upgrade(head: bytes) -> bool:
     return False
 
 
+def viewer_headers(prior_forwarded_for: str | None, peer: str) -> dict[str, str]:
+    """What the edge tells the gateway about the client, as CloudFront's viewer-request function does:
+    its address in X-Viewer-Address (replacing any the client sent), appended to X-Forwarded-For."""
+    return {"X-Forwarded-For": f"{prior_forwarded_for}, {peer}" if prior_forwarded_for else peer,
+            "X-Viewer-Address": peer}
+
+
 def forwarded_head(head: bytes, peer: str) -> bytes:
-    """The request as the gateway sees it: the client's address in X-Viewer-Address (one the client sent is
-    dropped, as CloudFront's function overwrites it) and appended to X-Forwarded-For."""
+    """The request head as the gateway sees it: the client's own lines, with `viewer_headers` in place of its
+    X-Viewer-Address and X-Forwarded-For."""
     lines = head.split(b"\r\n")
-    kept, prior = [lines[0]], b""
+    kept, prior = [lines[0]], None
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
         if name == b"x-viewer-address":
             continue
         if name == b"x-forwarded-for":
-            prior = value.strip()
+            prior = value.strip().decode("latin-1")
             continue
         kept.append(line)
-    address = peer.encode()
-    kept.append(b"X-Forwarded-For: " + (prior + b", " + address if prior else address))
-    kept.append(b"X-Viewer-Address: " + address)
+    kept += [f"{name}: {value}".encode("latin-1") for name, value in viewer_headers(prior, peer).items()]
     return b"\r\n".join(kept) + b"\r\n\r\n"
 
 
