@@ -13,7 +13,6 @@ import secrets
 import shutil
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,21 +108,11 @@ class LocalCloud:
 
     def _warm_up(self, stack: Stack, timeout_s: float = 30.0) -> None:
         """Up means healthy: wait until the REST API's first (cold) Lambda answers."""
-        checks = {"the REST API did not answer /api/v3/ping": lambda: _http_ok(f"{stack.rest_url}/api/v3/ping", 10)}
         deadline = time.monotonic() + timeout_s
-
-        def wait(check) -> bool:
-            while not check():
-                if time.monotonic() > deadline:
-                    return False
-                time.sleep(0.2)
-            return True
-
-        with ThreadPoolExecutor(len(checks)) as pool:
-            done = dict(zip(checks, pool.map(wait, checks.values()), strict=True))
-        for failure, ok in done.items():
-            if not ok:
-                raise LaunchError(f"{failure} within {timeout_s:.0f}s")
+        while not _http_ok(f"{stack.rest_url}/api/v3/ping", timeout_s=10):
+            if time.monotonic() > deadline:
+                raise LaunchError(f"the REST API did not answer /api/v3/ping within {timeout_s:.0f}s")
+            time.sleep(0.2)
 
     def _start_engine(self) -> None:
         """The matching task's processes (the Fargate service's containers), with the stack's names."""
@@ -232,7 +221,7 @@ def _http_ok(url: str, timeout_s: float = 3) -> bool:
 
 
 def _ws_ok(url: str, timeout_s: float = 3) -> bool:
-    """A connect and a close: $connect and $disconnect answered."""
+    """A connect and a close: the stream gateway accepts clients."""
     from websockets.exceptions import WebSocketException
     from websockets.sync.client import connect
 

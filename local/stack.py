@@ -37,7 +37,6 @@ class Stack:
         return f"{self.endpoint}/_aws/execute-api/{self.outputs['RestApiId']}/{self.outputs['RestStage']}"
 
 
-
 def aws_env(endpoint: str) -> dict[str, str]:
     """What every AWS client of the local cloud needs: dummy credentials and the endpoint."""
     return {

@@ -328,7 +328,7 @@ class Gateway:
 
     async def _open_user_stream(self, client: Client, listen_key: str) -> None:
         """A live key's account channel; a closed or expired one hears `listenKeyExpired` at once."""
-        account = (await asyncio.to_thread(self.listen_keys.accounts_of, [listen_key]))[0]
+        account = await asyncio.to_thread(self.listen_keys.account_of, listen_key)
         client.user = (listen_key, -1 if account is None else account)
         if account is None:
             self._tell_expired(client)

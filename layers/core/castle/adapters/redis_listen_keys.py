@@ -72,6 +72,3 @@ class RedisListenKeys:
         if not listen_keys:
             return []
         return [None if v is None else int(v) for v in self.client.mget([_key(k) for k in listen_keys])]
-
-    def is_live(self, listen_key: str) -> bool:
-        return bool(self.client.exists(_key(listen_key)))
