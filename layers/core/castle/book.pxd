@@ -5,6 +5,10 @@ cimport cython
 cdef object heapify, heappop, heappush, nsmallest
 
 
+# As Order (orders.pxd): no cycle passes through a level (its deque never points back), and
+# levels come and go with every sweep, so they are recycled.
+@cython.no_gc
+@cython.freelist(256)
 cdef class PriceLevel:
     cdef public object price, qty, orders
     cdef public long long count

@@ -8,9 +8,31 @@ from castle.orders cimport Order
 from castle.stats cimport AveragePrice
 
 cdef object BUY, SELL, LIMIT, MARKET, LIMIT_MAKER, STOP_LOSS, STOP_LOSS_LIMIT, GTC, IOC, FOK
-cdef object STP_NONE, EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH, EXPIRED, EXPIRED_IN_MATCH, NO_LIMIT, new_event
+cdef object STP_NONE, EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH, EXPIRED, EXPIRED_IN_MATCH, NO_LIMIT
 cdef object heappop, heappush, OrderAccepted, OrderCanceled, OrderExpired, OrderRejected, TradeExecuted
 cdef object PlaceOrder, CancelOrder, CancelReplace, AmendOrder, CancelAllOrders, MINUTE_MS, STOP_TYPES, ONE
+cdef bint COMPILED
+
+cdef extern from *:
+    """
+    /* tuple.__new__(cls, fields) for a tuple subclass (a NamedTuple event), without the call
+       machinery and the copy it makes first: allocate the event, then take the fields. */
+    static PyObject *castle_new_event(PyObject *cls, PyObject *fields) {
+        PyTypeObject *type = (PyTypeObject *)cls;
+        Py_ssize_t i, n = PyTuple_GET_SIZE(fields);
+        PyObject *event = type->tp_alloc(type, n);
+        if (event == NULL) return NULL;
+        for (i = 0; i < n; i++) {
+            PyObject *field = PyTuple_GET_ITEM(fields, i);
+            Py_INCREF(field);
+            PyTuple_SET_ITEM(event, i, field);
+        }
+        return event;
+    }
+    """
+    object _alloc_event "castle_new_event" (object cls, tuple fields)
+
+cdef object new_event(cls, tuple fields)
 
 
 @cython.final
