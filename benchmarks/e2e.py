@@ -342,8 +342,10 @@ def _run(args, cloud, info, startup_s, failures, t_start, load_start) -> dict:
     # ------------------------------------------------- one order, stage by stage
     log(f"stages: {args.stage_iterations} orders timed stage by stage, one at a time")
     stages = stage_breakdown(probes[-1], info.redis_url, args.stage_iterations)
+    # Its own accounts, taken in turn: the stage run just spent probes[-1]'s ORDERS budget (100 per
+    # 10 s), and one unloaded client places faster than 10 orders/s.
     single_orders, _ = load_phase("orders, one client", spec("noncross", edge, args, 4.0, "127.14",
-                                                             accounts=probes[-1:], threads=1, warmup=0.5,
+                                                             accounts=probes[:-1], threads=1, warmup=0.5,
                                                              open_depth=1), args)
     log("the order path in process (no edge, API Gateway or Lambda), 5 s")
     core = core_throughput(probes[:args.e2e_clients], 5.0)
@@ -389,6 +391,7 @@ def _run(args, cloud, info, startup_s, failures, t_start, load_start) -> dict:
         not audit_report["balanced"] and "the ledger audit does not balance",
         not conserved["ok"] and "funds not conserved (held != funded)",
         overall["errors"] and f"{overall['errors']} order requests failed: {both['errors']}",
+        single_orders["errors"] and f"one client's order requests failed: {single_orders['errors']}",
     ):
         if problem:
             failures.append(problem)
