@@ -2,7 +2,8 @@
 
 Each new ledger entry (an `ENTRY` item INSERT) is counted exactly once: the
 count and an `APPLIED#<entryId>` marker are written in one conditional
-transaction, so a redelivered record changes nothing. The audit compares these
+transaction, so a redelivered record changes nothing. A batch of records
+shares its transactions (up to 100 items each), not one per entry. The audit compares these
 totals with a scan of every balance: two independent computations of the same
 sum.
 """
@@ -42,7 +43,7 @@ def entry_from_image(image: dict) -> LedgerEntry:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context) -> dict:
-    counted = repeated = 0
+    entries = []
     for record in event.get("Records", []):
         image = record.get("dynamodb", {}).get("NewImage", {})
         if record.get("eventName") != "INSERT" or image.get("SK", {}).get("S") != "ENTRY":
@@ -51,9 +52,7 @@ def lambda_handler(event: dict, context) -> dict:
         if FAULTS and entry.entry_id.startswith(FAULT_ONCE) and totals.mark_fault(entry.entry_id):
             logger.warning("injected fault", extra={"entry_id": entry.entry_id})
             raise InjectedFault(entry.entry_id)
-        if totals.add(entry):
-            counted += 1
-        else:
-            repeated += 1
+        entries.append(entry)
+    counted, repeated = totals.add_all(entries)
     logger.info("ledger totals", extra={"counted": counted, "repeated": repeated})
     return {"counted": counted, "repeated": repeated}

@@ -6,7 +6,8 @@ Item layout in the balances table:
   its existence is the idempotency key, and its INSERT on the table's stream
   feeds the running totals;
 - `TOTALS` / `ASSET#<asset>` and `TOTALS` / `APPLIED#<entryId>`: the running
-  totals and the markers that make applying a stream record idempotent;
+  totals and the markers that make applying a stream record idempotent (a
+  stream batch is counted in one transaction with all its markers);
 - `AUDIT` / `LATEST`: the last audit's result.
 
 A user account's bucket may never go below zero (the condition is in the same
@@ -142,10 +143,36 @@ class DynamoLedgerTotals:
 
     def add(self, entry: LedgerEntry) -> bool:
         """Count the entry once. False if it was counted before (a redelivered stream record)."""
-        held: dict[str, int] = {}
-        for p in entry.postings:
-            if p.account != "EXTERNAL":
-                held[p.asset] = held.get(p.asset, 0) + p.amount
+        return self._count([entry])
+
+    def add_all(self, entries: list[LedgerEntry]) -> tuple[int, int]:
+        """Count each entry once: (counted, repeated), in as few transactions as fit.
+
+        A stream batch becomes one transaction per MAX_TRANSACT_ITEMS: a marker per entry and
+        one ADD per asset over all of them, rather than a transaction per entry. If any marker
+        exists already (a redelivered record), that transaction changes nothing and its entries
+        go one by one, so each is counted exactly once either way.
+        """
+        counted = repeated = 0
+        unique: dict[str, LedgerEntry] = {}
+        for entry in entries:
+            if entry.entry_id in unique:
+                repeated += 1  # the same record twice in one batch: one transaction may not touch an item twice
+            else:
+                unique[entry.entry_id] = entry
+        for batch in _batches(list(unique.values())):
+            if len(batch) > 1 and self._count(batch):
+                counted += len(batch)
+                continue
+            for entry in batch:
+                if self._count([entry]):
+                    counted += 1
+                else:
+                    repeated += 1
+        return counted, repeated
+
+    def _count(self, entries: list[LedgerEntry]) -> bool:
+        """One transaction: the entries' markers and their summed amounts. False if a marker existed."""
         items = [
             {
                 "Put": {
@@ -154,8 +181,9 @@ class DynamoLedgerTotals:
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             }
+            for entry in entries
         ]
-        for asset, amount in sorted(held.items()):
+        for asset, amount in sorted(_held(entries).items()):
             items.append(
                 {
                     "Update": {
@@ -171,8 +199,8 @@ class DynamoLedgerTotals:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as e:
             reasons = [r.get("Code") for r in e.response.get("CancellationReasons", [])]
-            if e.response["Error"]["Code"] == "TransactionCanceledException" and reasons[:1] == [
-                "ConditionalCheckFailed"
+            if e.response["Error"]["Code"] == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons[
+                : len(entries)
             ]:
                 return False
             raise
@@ -214,3 +242,33 @@ class DynamoLedgerTotals:
     def latest_audit(self) -> dict | None:
         item = self.client.get_item(TableName=self.table, Key={"PK": {"S": "AUDIT"}, "SK": {"S": "LATEST"}}).get("Item")
         return None if item is None else json.loads(item["report"]["S"])
+
+
+MAX_TRANSACT_ITEMS = 100  # DynamoDB's limit on the actions of one TransactWriteItems
+
+
+def _held(entries: list[LedgerEntry]) -> dict[str, int]:
+    """What the entries move into or out of the exchange, per asset (EXTERNAL is the outside world)."""
+    held: dict[str, int] = {}
+    for entry in entries:
+        for p in entry.postings:
+            if p.account != "EXTERNAL":
+                held[p.asset] = held.get(p.asset, 0) + p.amount
+    return held
+
+
+def _batches(entries: list[LedgerEntry]) -> list[list[LedgerEntry]]:
+    """Consecutive runs of entries whose markers and asset updates fit one transaction."""
+    out: list[list[LedgerEntry]] = []
+    batch: list[LedgerEntry] = []
+    assets: set[str] = set()
+    for entry in entries:
+        mine = {p.asset for p in entry.postings if p.account != "EXTERNAL"}
+        if batch and len(batch) + 1 + len(assets | mine) > MAX_TRANSACT_ITEMS:
+            out.append(batch)
+            batch, assets = [], set()
+        batch.append(entry)
+        assets |= mine
+    if batch:
+        out.append(batch)
+    return out
