@@ -158,8 +158,11 @@ def core_throughput(probes: list[Account], seconds: float) -> dict:
 
 
 # ---------------------------------------------------------------- DynamoDB
-def dynamodb_probe(client, seconds: float, threads: int) -> dict:
-    """TransactWriteItems/s with the hold's shape (2 conditional puts + 1 conditional update), on a scratch table."""
+def dynamodb_probe(client, seconds: float, threads: int, meter: CpuMeter | None = None) -> dict:
+    """TransactWriteItems/s with the hold's shape (2 conditional puts + 1 conditional update), on a scratch table.
+
+    With a `meter`, also the CPU the writing took (`cpu`), the table's creation and deletion left out.
+    """
     table = f"castle-bench-probe-{os.getpid()}"
     client.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                         KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"},
@@ -191,8 +194,11 @@ def dynamodb_probe(client, seconds: float, threads: int) -> dict:
                 latencies[t].append((time.perf_counter() - start) * 1000)
                 counts[t] += 1
 
+        before = meter.sample() if meter else None
         elapsed = run_threads(writer, [(t,) for t in range(threads)])
-        return {"transact_write_items_per_s": round(sum(counts) / elapsed, 1), "threads": threads,
+        cpu = CpuMeter.delta(before, meter.sample(), elapsed, sum(counts)) if meter else None
+        return {"transact_write_items_per_s": round(sum(counts) / elapsed, 1), "transactions": sum(counts),
+                "cpu": cpu, "threads": threads,
                 "items_per_transaction": 3, "latency": percentiles([x for lat in latencies for x in lat])}
     finally:
         client.delete_table(TableName=table)

@@ -165,6 +165,33 @@ def load_phase(name: str, s: Spec, args, meter: CpuMeter | None = None) -> tuple
     return result, cpu
 
 
+def machine_ms_per_operation(cpu: dict | None, operations_per_s: float) -> float | None:
+    """CPU of the whole machine (every process) per operation, in ms, over a measured window."""
+    if not cpu or not operations_per_s or cpu.get("machine_busy_fraction") is None:
+        return None
+    return round(cpu["machine_busy_fraction"] * cpu["cores"] * 1000 / operations_per_s, 3)
+
+
+CEILING = ("the most order requests/s this machine could serve if an order cost only what the order path "
+           "cannot do without: one request through the edge, API Gateway and the Lambda (the floor's ping) plus "
+           "one TransactWriteItems (the hold + PENDING_NEW), each as whole-machine CPU per operation measured in "
+           "this run. All else an order does (auth, Redis, the engine, settlement's and the totals' transactions) "
+           "counts as free here, so the true ceiling is lower")
+
+
+def ceiling(floor_cpu: dict | None, floor_rps: float, ddb: dict) -> dict:
+    """CEILING, from this run's floor and DynamoDB probe."""
+    request_ms = machine_ms_per_operation(floor_cpu, floor_rps)
+    transaction_ms = machine_ms_per_operation(ddb.get("cpu"), ddb["transact_write_items_per_s"])
+    if request_ms is None or transaction_ms is None:
+        return {"error": "CPU not measured"}
+    cores = os.cpu_count() or 1
+    orders = round(cores * 1000 / (request_ms + transaction_ms), 1)
+    return {"orders_per_s": orders, "floor_fraction": round(orders / floor_rps, 3) if floor_rps else None,
+            "cpu_ms_per_empty_request": request_ms, "cpu_ms_per_transaction": transaction_ms, "cores": cores,
+            "what": CEILING}
+
+
 # ------------------------------------------------------------------- checks
 def wait_settled(accounts: list[Account], timeout_s: float) -> tuple[float, dict]:
     """Until no account holds anything locked: every hold released or consumed by settlement."""
@@ -316,7 +343,7 @@ def _run(args, cloud, info, startup_s, failures, t_start, load_start) -> dict:
     log(f"floor: {floor['requests_per_s']} req/s, p50 {floor['p50_ms']} ms, p99 {floor['p99_ms']} ms; "
         f"direct {direct['requests_per_s']} req/s")
     log("DynamoDB TransactWriteItems probe (5 s)")
-    ddb = dynamodb_probe(boto("dynamodb"), 5.0, args.e2e_clients)
+    ddb = dynamodb_probe(boto("dynamodb"), 5.0, args.e2e_clients, meter)
     log(f"DynamoDB: {ddb['transact_write_items_per_s']} TransactWriteItems/s")
     try:
         ws = ws_round_trip(edge, 40)
@@ -429,6 +456,7 @@ def _run(args, cloud, info, startup_s, failures, t_start, load_start) -> dict:
         "order_path_in_process": {k: v for k, v in core.items() if k != "placed"},
         "handler_ms_under_load": handler,
         "dynamodb_transact_write_items_per_s": ddb["transact_write_items_per_s"],
+        "ceiling": ceiling(floor_cpu, floor_rps, ddb),
         "checks": {"settled_after_s": round(settle_s, 1), "locked_left": len(locked), "orders": orders_check,
                    "ledger_audit": audit_report, "funds": conserved},
         "targets": {
