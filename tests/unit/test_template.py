@@ -201,3 +201,15 @@ def test_outputs_give_the_api_url_tables_redis_and_cluster():
     assert {"SpotApiUrl", "OrdersTableName", "TradesTableName", "RedisEndpoint", "MatchingClusterName"} <= set(
         TEMPLATE["Outputs"]
     )
+
+
+def test_functions_trace_with_xray_in_aws_and_not_in_the_local_cloud():
+    import shlex
+    import tomllib
+
+    assert TEMPLATE["Parameters"]["XRayTracing"]["Default"] == "on"
+    assert GLOBALS["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
+        "Fn::If": ["XRayOn", "false", "true"]
+    }
+    local = tomllib.loads((ROOT / "samconfig.toml").read_text())["local"]["deploy"]["parameters"]
+    assert "XRayTracing=off" in shlex.split(local["parameter_overrides"])
