@@ -4,7 +4,7 @@
 cimport cython
 
 from castle.book cimport BookSide, OrderBook, PriceLevel
-from castle.orders cimport Order
+from castle.orders cimport Order, resting_order
 from castle.stats cimport AveragePrice
 
 cdef object BUY, SELL, LIMIT, MARKET, LIMIT_MAKER, STOP_LOSS, STOP_LOSS_LIMIT, GTC, IOC, FOK

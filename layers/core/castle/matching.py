@@ -46,6 +46,7 @@ from castle.orders import (
     Side,
     StpMode,
     TimeInForce,
+    resting_order,
 )
 from castle.stats import MINUTE_MS, AveragePrice
 from castle.symbols import ONE, Symbol
@@ -187,7 +188,7 @@ class MatchingEngine:
                         heappop(heap)
                     crosses = bool(heap) and -heap[0] >= price
                 if not crosses:
-                    self._rest(Order(oid, account, side, price, qty, qty, 0, ts, client_id))
+                    self._rest(resting_order(oid, account, side, price, qty, qty, 0, ts, client_id))
                     return
         elif order_type in STOP_TYPES:
             self._park(cmd, seq)
@@ -295,7 +296,9 @@ class MatchingEngine:
         elif market or tif is not GTC:
             events.append(new_event(OrderExpired, (seq, oid, account, remaining, EXPIRED, 0)))
         else:
-            self._rest(Order(oid, account, side, limit, qty, remaining, cmd.iceberg_qty or 0, ts, cmd.client_order_id))
+            self._rest(
+                resting_order(oid, account, side, limit, qty, remaining, cmd.iceberg_qty or 0, ts, cmd.client_order_id)
+            )
 
     def _match(self, oid, account, side, limit, qty, budget, stp, ts, seq, events):
         """The hot loop. Returns (remaining, expired by STP, stopped for lack of liquidity)."""
@@ -307,7 +310,6 @@ class MatchingEngine:
             opp = book.bids
             bound = NO_LIMIT if limit is None else -limit
         heap, levels, sign, dirty = opp.heap, opp.levels, opp.sign, opp.dirty
-        append = events.append
         remaining = qty
         by_qty = qty < NO_LIMIT  # False for a quote-only order: it reports no remaining quantity
         stp_on = stp is not STP_NONE
@@ -359,7 +361,7 @@ class MatchingEngine:
                     if by_qty:
                         taker_left = remaining
                     maker.remaining = maker.visible = 0
-                    append(
+                    events.append(
                         new_event(
                             TradeExecuted,
                             (
@@ -393,7 +395,7 @@ class MatchingEngine:
                 maker.remaining = maker_left
                 filled += fill
                 trade_id += 1
-                append(
+                events.append(
                     new_event(
                         TradeExecuted,
                         (

@@ -13,3 +13,7 @@ cimport cython
 @cython.freelist(1024)
 cdef class Order:
     cdef public object id, account, side, price, qty, remaining, visible, iceberg, time, client_id
+
+
+@cython.locals(order=Order)
+cpdef Order resting_order(id, account, side, price, qty, remaining, iceberg, time, client_id)
