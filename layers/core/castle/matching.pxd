@@ -10,7 +10,8 @@ from castle.stats cimport AveragePrice
 cdef object BUY, SELL, LIMIT, MARKET, LIMIT_MAKER, STOP_LOSS, STOP_LOSS_LIMIT, GTC, IOC, FOK
 cdef object STP_NONE, EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH, EXPIRED, EXPIRED_IN_MATCH, NO_LIMIT
 cdef object heappop, heappush, OrderAccepted, OrderCanceled, OrderExpired, OrderRejected, TradeExecuted
-cdef object PlaceOrder, CancelOrder, CancelReplace, AmendOrder, CancelAllOrders, MINUTE_MS, STOP_TYPES, ONE
+cdef object PlaceOrder, CancelOrder, CancelReplace, AmendOrder, CancelAllOrders, STOP_TYPES, ONE
+cdef long long MINUTE_MS
 cdef bint COMPILED
 
 cdef extern from *:
@@ -43,14 +44,15 @@ cdef class MatchingEngine:
     cdef public dict orders, stops, open_count, algo_count, client_ids
     cdef public list _rise, _fall
     cdef public object _triggered
-    cdef public object _max_orders, _percent_price, _market_notional, _price_bounds
+    cdef public object _max_orders, _percent_price, _percent_multipliers, _market_notional, _price_bounds
 
     cpdef list submit(self, command)
 
     @cython.locals(heap=list, levels=dict, admitted=bint)
     cpdef _place(self, cmd, seq, list events)
 
-    cpdef tuple _refresh_price_bounds(self, ts)
+    @cython.locals(start=cython.longlong)
+    cpdef tuple _refresh_price_bounds(self, long long ts)
 
     @cython.locals(market=bint, by_quote_only=bint)
     cpdef _execute(self, cmd, order_type, ts, seq, list events, oid, account, side, price, qty)

@@ -99,7 +99,9 @@ class MatchingEngine:
         avg_minutes = symbol.percent_price.avg_price_mins if symbol.percent_price else symbol.notional.avg_price_mins
         self.avg_price = AveragePrice(avg_minutes)
         self._max_orders = symbol.max_num_orders
-        self._percent_price = symbol.percent_price
+        self._percent_price = pp = symbol.percent_price
+        # Read once here: the bounds are recomputed after every trade.
+        self._percent_multipliers = None if pp is None else (pp.bid_down, pp.bid_up, pp.ask_down, pp.ask_up)
         # NOTIONAL for MARKET orders, as (min, max) in quote units, or None when neither applies.
         notional = symbol.notional
         low = notional.min_notional if notional.apply_min_to_market else 0
@@ -203,25 +205,25 @@ class MatchingEngine:
         (which moves the average) costs five multiplications rather than four big divisions.
         """
         start = ts // MINUTE_MS * MINUTE_MS  # valid for ts in [start, end): a compare, not a division, per order
-        end = start + MINUTE_MS
         avg = self.avg_price.value(ts)
-        pp = self._percent_price
+        multipliers = self._percent_multipliers
         if avg is None:
-            bounds = (start, 0, 0, 0, 0, 0, None, None, end)  # 0 <= price*0 <= 0: every price passes
-        elif pp is None:
-            bounds = (start, 0, 0, 0, 0, 0, avg[0], avg[1], end)
+            bounds = (start, 0, 0, 0, 0, 0, None, None, start + MINUTE_MS)  # 0 <= price*0 <= 0: every price passes
+        elif multipliers is None:
+            bounds = (start, 0, 0, 0, 0, 0, avg[0], avg[1], start + MINUTE_MS)
         else:
             num, den = avg
+            bid_down, bid_up, ask_down, ask_up = multipliers
             bounds = (
                 start,
                 den * ONE,
-                num * pp.bid_down,
-                num * pp.bid_up,
-                num * pp.ask_down,
-                num * pp.ask_up,
+                num * bid_down,
+                num * bid_up,
+                num * ask_down,
+                num * ask_up,
                 num,
                 den,
-                end,
+                start + MINUTE_MS,
             )
         self._price_bounds = bounds
         return bounds

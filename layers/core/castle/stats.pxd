@@ -2,11 +2,17 @@
 # per admission check, as C calls rather than attribute lookups.
 cimport cython
 
+cdef long long _MINUTE
+
 
 cdef class AveragePrice:
-    cdef public object minutes, buckets, last_price, num, den
+    cdef public long long minutes
+    cdef public object buckets, last_price, num, den
 
-    @cython.locals(bucket=list)
-    cpdef record_trades(self, ts, notional, qty, last_price)
+    # Timestamps are milliseconds, far inside 64 bits: their minute is C arithmetic (with Python's
+    # floor semantics, cdivision off), not a division of Python ints. The sums stay Python ints.
+    @cython.locals(bucket=list, minute=cython.longlong)
+    cpdef record_trades(self, long long ts, notional, qty, last_price)
 
-    cpdef value(self, ts)
+    @cython.locals(first=cython.longlong)
+    cpdef value(self, long long ts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 
 MINUTE_MS = 60_000
+_MINUTE = MINUTE_MS  # a C constant when compiled (stats.pxd); MINUTE_MS stays importable
 
 
 class AveragePrice:
@@ -26,7 +27,7 @@ class AveragePrice:
 
     def record_trades(self, ts: int, notional: int, qty: int, last_price: int) -> None:
         """Add trades of one moment: their total price*qty, total qty, and the last price."""
-        minute = ts // MINUTE_MS
+        minute = ts // _MINUTE
         buckets = self.buckets
         if buckets and buckets[-1][0] == minute:
             bucket = buckets[-1]
@@ -40,7 +41,7 @@ class AveragePrice:
 
     def value(self, ts: int) -> tuple[int, int] | None:
         """The average as (numerator, denominator); the last price when the window is empty."""
-        first = ts // MINUTE_MS - self.minutes + 1
+        first = ts // _MINUTE - self.minutes + 1
         buckets = self.buckets
         while buckets and buckets[0][0] < first:
             _, pq, q = buckets.popleft()
