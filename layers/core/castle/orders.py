@@ -174,33 +174,10 @@ class Order:
     Kept deliberately small (ten slots) because a deep book holds millions.
     `visible` is what the book shows: all of `remaining`, or the current
     iceberg slice. `remaining == 0` marks an order that was removed while it
-    still sat in its level's queue (lazy cancel).
+    still sat in its level's queue (lazy cancel). Made by `resting_order`.
     """
 
     __slots__ = ("id", "account", "side", "price", "qty", "remaining", "visible", "iceberg", "time", "client_id")
-
-    def __init__(
-        self,
-        id: int,
-        account: int,
-        side: Side,
-        price: int,
-        qty: int,
-        remaining: int,
-        iceberg: int,
-        time: int,
-        client_id: str | None,
-    ) -> None:
-        self.id = id
-        self.account = account
-        self.side = side
-        self.price = price
-        self.qty = qty
-        self.remaining = remaining
-        self.iceberg = iceberg
-        self.visible = remaining if not iceberg or iceberg >= remaining else iceberg
-        self.time = time
-        self.client_id = client_id
 
     @property
     def filled(self) -> int:
@@ -218,10 +195,11 @@ def resting_order(
     id: int, account: int, side: Side, price: int, qty: int, remaining: int, iceberg: int, time: int,
     client_id: str | None,
 ) -> Order:
-    """`Order(...)` for the engine's hot path: compiled, a C call that fills the struct directly.
+    """A new resting order: the one way to make an `Order`.
 
-    Calling the class goes through `__init__`'s argument parsing, which costs about as much as
-    the rest of resting an order; the fields and the `visible` rule are the same.
+    A function rather than `__init__`: compiled, it is a C call that fills the struct directly,
+    where calling the class would parse its arguments first, which cost about as much as the rest
+    of resting an order.
     """
     order = Order.__new__(Order)
     order.id = id

@@ -13,7 +13,7 @@ from heapq import heapify
 
 from castle.codec import command_from_dict, command_to_dict
 from castle.matching import MatchingEngine
-from castle.orders import Order, Side
+from castle.orders import Side, resting_order
 from castle.stats import AveragePrice
 from castle.symbols import Symbol
 
@@ -51,7 +51,7 @@ def restore(symbol: Symbol, data: dict) -> MatchingEngine:
     engine.trade_id = data["trade_id"]
     engine.prevented_match_id = data["prevented_match_id"]
     for oid, account, side, price, qty, remaining, visible, iceberg, time, client_id in data["orders"]:
-        order = Order(oid, account, Side(side), price, qty, remaining, iceberg, time, client_id)
+        order = resting_order(oid, account, Side(side), price, qty, remaining, iceberg, time, client_id)
         order.visible = visible
         engine._rest(order)
     engine.book.bids.dirty.clear()
