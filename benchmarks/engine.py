@@ -95,6 +95,10 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--seed", type=int, default=20261125, help="workload seed")
     parser.add_argument(
+        "--latency-passes", type=int, default=3,
+        help="timed passes over the mixed ops; the percentiles are those of the pass with the median p99",
+    )
+    parser.add_argument(
         "--peer-latency",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -633,15 +637,20 @@ def run(args) -> dict:
 
     overhead_ns = timer_overhead_ns()
     log(f"mixed: Castle latency (timer overhead {overhead_ns} ns, subtracted)")
-    lat, kinds, lat_trades = castle_latency(MatchingEngine(symbol), mixed.cmds, args.chunk, overhead_ns)
-    gc.unfreeze()
-    paced = COLLECTOR.stats
+    passes = []  # (percentiles, by kind) of each timed pass: one pass is one draw of this machine's noise
+    for _ in range(max(1, args.latency_passes)):
+        lat, kinds, lat_trades = castle_latency(MatchingEngine(symbol), mixed.cmds, args.chunk, overhead_ns)
+        gc.unfreeze()
+        paced = COLLECTOR.stats
+        if paced.found:
+            failures.append(f"the paced GC pass found {paced.found} unreachable objects: something made cycles")
+        if lat_trades != trades:
+            failures.append(f"Castle is not deterministic: {trades} fills, then {lat_trades}")
+        passes.append((percentiles_us(lat), latency_by_kind(lat, kinds)))
+        del lat, kinds
     paced_pass = {"pause_ms": round(paced.last_pause_ms, 2), "unreachable_found": paced.found}
-    if paced.found:
-        failures.append(f"the paced GC pass found {paced.found} unreachable objects: something made cycles")
-    castle_lat = percentiles_us(lat)
-    castle_lat_by_kind = latency_by_kind(lat, kinds)
-    del lat, kinds
+    castle_lat, castle_lat_by_kind = sorted(passes, key=lambda p: p[0]["p99_us"])[len(passes) // 2]
+    log(f"mixed: p99 of each pass {[p[0]['p99_us'] for p in passes]} us; reported: the median pass")
     log(f"mixed: Castle latency {castle_lat}; paced GC pass {paced_pass}")
 
     log("mixed: Castle latency with CPython's automatic GC (the engine process before collector.py)")
@@ -653,8 +662,6 @@ def run(args) -> dict:
     del lat
     if default_gc_trades != trades:
         failures.append(f"Castle is not deterministic: {trades} fills, then {default_gc_trades}")
-    if lat_trades != trades:
-        failures.append(f"Castle is not deterministic: {trades} fills, then {lat_trades}")
     log(f"mixed: Castle latency with the default GC {castle_lat_default_gc}")
 
     peer_lat = None
@@ -775,6 +782,7 @@ def run(args) -> dict:
         "peer_trades": peer_trades,
         "castle_latency_us": castle_lat,
         "castle_latency_by_kind_us": castle_lat_by_kind,
+        "castle_latency_passes_us": [p[0] for p in passes],
         "castle_latency_default_gc_us": castle_lat_default_gc,
         "gc_paced_pass": paced_pass,
         "peer_p50_us": peer_lat["p50_us"] if peer_lat else None,
@@ -813,10 +821,12 @@ def run(args) -> dict:
             "timer_overhead_ns": overhead_ns,
             "timing": "time.perf_counter_ns; commands and peer argument tuples pre-built; ops/s from loops "
             "without per-op timers, the two engines alternating every `chunk` ops on the same sequence "
-            "(same background load for both); percentiles from a separate run timing each submit, less the median "
-            "of an empty timing (timer_overhead_ns); results "
+            "(same background load for both); percentiles from separate passes timing each submit, less the median "
+            "of an empty timing (timer_overhead_ns), reported from the pass with the median p99 of "
+            "`latency_passes` (all in castle_latency_passes_us); results "
             "are kept until the end of each chunk, then checked and freed outside the clock",
             "chunk": args.chunk,
+            "latency_passes": args.latency_passes,
             "engine_build": build_detail,
             "python": sys.version.split()[0],
             "implementation": platform.python_implementation(),
