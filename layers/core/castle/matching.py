@@ -581,13 +581,13 @@ class MatchingEngine:
             self._unlink(order)
             events.append(new_event(OrderCanceled, (seq, oid, account, left, cmd.ts)))
             return True
-        stop = self.stops.get(cmd.order_id)
-        if stop is not None and stop.account == cmd.account:
+        stop = self.stops.get(oid)
+        if stop is not None and stop.account == account:
             self._unpark(stop)  # its heap entry is skipped lazily
-            events.append(OrderCanceled(seq, cmd.order_id, cmd.account, stop.qty or 0, cmd.ts))
+            events.append(OrderCanceled(seq, oid, account, stop.qty or 0, cmd.ts))
             return True
         e = errors.unknown_order()
-        events.append(OrderRejected(seq, cmd.order_id, cmd.account, e.code, e.msg))
+        events.append(OrderRejected(seq, oid, account, e.code, e.msg))
         return False
 
     def _cancel_all(self, cmd: CancelAllOrders, seq: int, events: list) -> None:

@@ -263,7 +263,7 @@ def _batches(entries: list[LedgerEntry]) -> list[list[LedgerEntry]]:
     batch: list[LedgerEntry] = []
     assets: set[str] = set()
     for entry in entries:
-        mine = {p.asset for p in entry.postings if p.account != "EXTERNAL"}
+        mine = set(_held([entry]))
         if batch and len(batch) + 1 + len(assets | mine) > MAX_TRANSACT_ITEMS:
             out.append(batch)
             batch, assets = [], set()
