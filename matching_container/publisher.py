@@ -1,7 +1,7 @@
 """The market-data publisher: `python -m matching_container.publisher`.
 
-Engine output in, Binance's stream messages out, pushed to each subscriber with
-PostToConnection (castle.adapters.connections):
+Engine output in, Binance's stream messages out, each encoded once onto the
+frame bus (see the end of this docstring):
 
 - trades, aggTrades and klines: a consumer group (`publisher`) on every
   symbol's events stream, through castle.marketdata's projection (the same code
