@@ -26,52 +26,35 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 
 import boto3
 import redis
 
+from castle.accounts import Commission
+from castle.adapters import redis_user_data as user_data_stream
 from castle.adapters.dynamo_ledger import DynamoLedger
 from castle.adapters.dynamo_orders import DynamoOrders
-from castle import user_data
-from castle.adapters import redis_user_data as user_data_stream
 from castle.adapters.redis_streams import connect, events_key
 from castle.codec import event_from_dict
-from castle.events import (
-    OrderAccepted,
-    OrderAmended,
-    OrderCanceled,
-    OrderExpired,
-    OrderRejected,
-    PreventedMatch,
-    QuoteOrderFilled,
-    StopTriggered,
-    TradeExecuted,
-)
-from castle.ledger import release
 from castle.order_records import OrderRecord
-from castle.orders import OrderStatus, Side
-from castle.settlement import Commission, Hold, release_leftover, trade_entry, used_by_fill
+from castle.settle_events import (
+    Decision,
+    OrderKey,
+    SettlementStore,
+    UserReport,
+    decide,
+    finalized,
+    leftover,
+    parties,
+)
 from castle.symbols import Symbol, default_symbols
-from castle.user_data import Fill
 from matching_container.process import run_process
 from matching_container.settings import EngineSettings
 
 log = logging.getLogger("castle.settlement")
 GROUP = "settlement"
 MAX_ATTEMPTS = 5
-OPEN = [OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED]
 RECORD_CACHE_SIZE = 200_000  # open orders remembered per symbol (about 200 MB at most)
-
-
-@dataclass(slots=True)
-class UserReport:
-    """An executionReport for `account`, and the assets whose balances it may have moved."""
-
-    account: int
-    order_id: int
-    report: dict
-    assets: tuple[str, ...]
 
 
 class ReportStash:
@@ -115,9 +98,9 @@ def _stashed(report: UserReport) -> list:
 
 
 class SymbolSettlement:
-    """Applies one symbol's events. Pure decisions come from castle.settlement; this wires them to storage."""
+    """Applies one symbol's events: castle.settle_events decides, this stores each decision once."""
 
-    def __init__(self, symbol: Symbol, orders: DynamoOrders, commission: Callable[[int], Commission],
+    def __init__(self, symbol: Symbol, orders: SettlementStore, commission: Callable[[int], Commission],
                  stash: ReportStash | None = None) -> None:
         self.symbol = symbol
         self.orders = orders
@@ -126,13 +109,14 @@ class SymbolSettlement:
         self.reports: list[UserReport] = []  # this read's, until the writer takes them
         # Open orders as this writer last wrote them. Settlement is the only writer of a record once the
         # engine has seen the order, so what it wrote is what is stored: no read before each event.
-        self.records: dict[tuple[int, int], OrderRecord] = {}
+        self.records: dict[OrderKey, OrderRecord] = {}
 
     def apply(self, event, ts: int) -> str:
-        handler = getattr(self, f"_on_{type(event).__name__}", None)
         mark = len(self.reports)
         try:
-            return handler(event, ts) if handler else "ignored"
+            records = {key: self._record(*key) for key in parties(event)}
+            decision = decide(self.symbol, event, ts, records, self.commission, self.reports)
+            return decision if isinstance(decision, str) else self._store(decision, ts)
         except Exception:
             del self.reports[mark:]  # the retry reports it again
             raise
@@ -155,195 +139,34 @@ class SymbolSettlement:
                 self.records.clear()  # rare; the next events of those orders read them again
             self.records[key] = after
 
-    def _report(self, after: OrderRecord, execution: str, ts: int, seq: int, assets: tuple[str, ...],
-                fill: Fill | None = None, **fields) -> UserReport:
-        report = user_data.execution_report(self.symbol, after, execution, ts, seq, fill, **fields)
-        return UserReport(after.account, after.order_id, report, assets)
-
-    def _settle(self, entry, items: list[dict], reports: list[UserReport], afters=(), always_claim: bool = False
-                ) -> str:
-        """Write once; queue the reports of the write that happened: "applied", "redelivered" or "repeated".
-
-        `afters` are the records as the write leaves them: remembered when it applied, forgotten otherwise
-        (the store holds something else, which the next event reads).
-        """
-        claimed = self.stash.claim(reports) if self.stash is not None and (reports or always_claim) else None
-        if self.orders.settle(entry, items):
+    def _store(self, decision: Decision, ts: int) -> str:
+        """Write once; queue the reports of the write that happened: "applied", "redelivered" or "repeated"."""
+        reports = decision.reports
+        claim = self.stash is not None and (reports or decision.always_claim)
+        claimed = self.stash.claim(reports) if claim else None
+        applied = self.orders.write(decision.step)
+        if applied:
             self.reports += reports
-            self._remember(afters)
-            return "applied"
-        for after in afters:
-            self.records.pop((after.account, after.order_id), None)
-        if claimed is not None:
-            self.reports += claimed
-            return "redelivered"
-        return "repeated"
-
-    def _on_OrderAccepted(self, e: OrderAccepted, ts: int) -> str:
-        record = self._record(e.account, e.order_id)
-        if record is None:
-            return "unknown order"
-        working = None if record.is_stop else e.ts or ts
-        update = self.orders.status_update(record, OrderStatus.NEW, ts, from_statuses=[OrderStatus.PENDING_NEW],
-                                           working_time=working)
-        after = replace(record, status=OrderStatus.NEW, update_time=ts,
-                        working_time=record.working_time if working is None else working)
-        return self._settle(None, [update], [self._report(after, user_data.NEW, ts, e.seq, (record.hold_asset,))],
-                            (after,))
-
-    def _on_StopTriggered(self, e: StopTriggered, ts: int) -> str:
-        record = self._record(e.account, e.order_id)
-        if record is None:
-            return "unknown order"
-        working = e.ts or ts
-        update = self.orders.status_update(record, record.status, ts, working_time=working)
-        # Binance tells the owner with a second NEW: the order is now working (`w`, `W`).
-        after = replace(record, update_time=ts, working_time=working)
-        return self._settle(None, [update], [self._report(after, user_data.NEW, ts, e.seq, (record.hold_asset,))],
-                            (after,))
-
-    def _on_TradeExecuted(self, t: TradeExecuted, ts: int) -> str:
-        maker = self._record(t.maker_account, t.maker_order_id)
-        taker = self._record(t.taker_account, t.taker_order_id)
-        if maker is None or taker is None:
-            return "unknown order"
-        ts = t.ts or ts
-        entry, base_fee, quote_fee = trade_entry(
-            self.symbol, t, self.commission(t.maker_account), self.commission(t.taker_account), ts
-        )
-        items, afters, reports = [], [], []
-        quote = t.price * t.qty
-        base, quote_asset = self.symbol.base.name, self.symbol.quote.name
-        for record, remaining, is_maker in ((maker, t.maker_remaining, True), (taker, t.taker_remaining, False)):
-            used = used_by_fill(self.symbol, record.side, t)
-            quote_only = not is_maker and record.qty == 0
-            status = OrderStatus.FILLED if remaining == 0 and not quote_only else OrderStatus.PARTIALLY_FILLED
-            items.append(self.orders.fill_update(record, t.trade_id, t.qty, quote, used, ts, status))
-            after = replace(record, executed=record.executed + t.qty, cum_quote=record.cum_quote + quote,
-                            hold_used=record.hold_used + used, status=status, update_time=ts, last_trade_id=t.trade_id)
-            buyer = record.side is Side.BUY
-            fill = Fill(t.trade_id, t.price, t.qty, base_fee if buyer else quote_fee, base if buyer else quote_asset,
-                        is_maker)
-            reports.append(self._report(after, user_data.TRADE, ts, t.seq, (base, quote_asset), fill))
-            afters.append(after)
-        items += self.orders.trade_items(self.symbol.name, t.trade_id, self._trade_sides(t, base_fee, quote_fee))
-        outcome = self._settle(entry, items, reports, afters)
-        # A finished order's leftover in its own transaction: the trade's already moves the same balances.
-        for after in afters:
-            if not after.is_open:
-                self._release_leftover(after, ts, known=outcome == "applied")
+            self._remember(decision.afters)
+            outcome = "applied"
+        else:
+            # The store holds something else than what this writer expected: the next event reads it.
+            for after in decision.afters:
+                self.records.pop((after.account, after.order_id), None)
+            if claimed is not None:
+                self.reports += claimed
+            outcome = "redelivered" if claimed is not None else "repeated"
+        if decision.finalizes is not None and outcome != "repeated":
+            finalized(decision.finalizes)
+        for after in decision.finishing:
+            if applied and (after.is_open or decision.releases):
+                continue
+            # A redelivery (a crash may have come between the two writes): the stored record decides.
+            record = after if applied else self.orders.get(after.account, self.symbol.name, after.order_id)
+            step = leftover(self.symbol, record, ts) if record is not None else None
+            if step is not None:
+                self.orders.write(step)
         return outcome
-
-    def _trade_sides(self, t: TradeExecuted, base_fee: int, quote_fee: int) -> list[dict]:
-        taker_buys = t.taker_side is Side.BUY
-        sides = []
-        for account, order_id, is_buyer in (
-            (t.taker_account, t.taker_order_id, taker_buys),
-            (t.maker_account, t.maker_order_id, not taker_buys),
-        ):
-            sides.append({
-                "side": "BUY" if is_buyer else "SELL",
-                "account": account,
-                "symbol": self.symbol.name,
-                "id": t.trade_id,
-                "orderId": order_id,
-                "price": t.price,
-                "qty": t.qty,
-                "quoteQty": t.price * t.qty,
-                "commission": base_fee if is_buyer else quote_fee,
-                "commissionAsset": self.symbol.base.name if is_buyer else self.symbol.quote.name,
-                "time": t.ts,
-                "isBuyer": is_buyer,
-                "isMaker": account == t.maker_account and order_id == t.maker_order_id,
-            })
-        return sides
-
-    def _leftover(self, record: OrderRecord, ts: int):
-        return release_leftover(self.symbol.name, record.order_id, record.account,
-                                Hold(record.hold_asset, record.hold_amount), record.hold_used, ts)
-
-    def _release_leftover(self, after: OrderRecord, ts: int, known: bool) -> None:
-        """Give back what a finished order still holds; idempotent (the release's entry id is the order's).
-
-        `known`: `after` is what this writer just stored. Otherwise (a redelivery: a crash may have come
-        between the two writes) the stored record decides.
-        """
-        record = after if known else self.orders.get(after.account, self.symbol.name, after.order_id)
-        if record is None or record.is_open:
-            return
-        entry = self._leftover(record, ts)
-        if entry is not None:
-            self.orders.settle(entry, [])
-
-    def _finish(self, account: int, order_id: int, status: OrderStatus, ts: int, report, prevented: int = 0,
-                always_claim: bool = False) -> str:
-        """End an order; `report(after)` gives the reports of its record after the event."""
-        record = self._record(account, order_id)
-        if record is None:
-            return "unknown order"
-        update = self.orders.status_update(record, status, ts, from_statuses=OPEN, prevented=prevented)
-        after = replace(record, status=status, update_time=ts, prevented_qty=record.prevented_qty + prevented)
-        # The end and the release of the leftover in one transaction (they touch different items).
-        outcome = self._settle(self._leftover(after, ts), [update], report(after), (after,), always_claim)
-        if outcome != "applied":
-            self._release_leftover(after, ts, known=False)
-        return outcome
-
-    def _on_OrderExpired(self, e: OrderExpired, ts: int) -> str:
-        execution = user_data.TRADE_PREVENTION if e.status is OrderStatus.EXPIRED_IN_MATCH else user_data.EXPIRED
-        return self._finish(e.account, e.order_id, e.status, ts, lambda after: [
-            self._report(after, execution, ts, e.seq, (after.hold_asset,), last_prevented=e.prevented_qty)],
-            prevented=e.prevented_qty)
-
-    def _on_OrderCanceled(self, e: OrderCanceled, ts: int) -> str:
-        ts = e.ts or ts
-        return self._finish(e.account, e.order_id, OrderStatus.CANCELED, ts, lambda after: [
-            self._report(after, user_data.CANCELED, ts, e.seq, (after.hold_asset,),
-                         orig_client_order_id=after.client_order_id)])
-
-    def _on_OrderRejected(self, e: OrderRejected, ts: int) -> str:
-        record = self._record(e.account, e.order_id)
-        if record is None or record.status is not OrderStatus.PENDING_NEW:
-            return "not a new order"  # a rejected cancel or amend: the order itself is unchanged
-        # No report: the client got the rejection from the REST call, and the order never existed for it.
-        return self._finish(e.account, e.order_id, OrderStatus.REJECTED, ts, lambda after: [])
-
-    def _on_QuoteOrderFilled(self, e: QuoteOrderFilled, ts: int) -> str:
-        """An order by quote amount learns it is FILLED after its last fill: that fill's report says so."""
-        last = next((r for r in reversed(self.reports) if r.order_id == e.order_id and r.account == e.account
-                     and r.report["x"] == user_data.TRADE), None)
-
-        def report(after: OrderRecord) -> list[UserReport]:
-            # Its last fill was reported in an earlier read: the final status comes on its own.
-            return [] if last is not None else [self._report(after, user_data.EXPIRED, ts, e.seq, (after.hold_asset,))]
-
-        outcome = self._finish(e.account, e.order_id, OrderStatus.FILLED, ts, report, always_claim=True)
-        if last is not None and outcome != "repeated":
-            last.report.update(X=str(OrderStatus.FILLED), w=False)
-        return outcome
-
-    def _on_OrderAmended(self, e: OrderAmended, ts: int) -> str:
-        record = self._record(e.account, e.order_id)
-        if record is None:
-            return "unknown order"
-        ts = e.ts or ts
-        # The hold shrinks with the quantity: a seller's by the lots, a buyer's by price times lots.
-        freed_lots = e.old_qty - e.new_qty
-        freed = (self.symbol.qty_units(freed_lots) if record.side is Side.SELL
-                 else self.symbol.quote_units(record.price * freed_lots))
-        status = OrderStatus.FILLED if e.remaining == 0 else record.status
-        update = self.orders.status_update(record, status, ts, qty=e.new_qty, hold_amount=record.hold_amount - freed)
-        entry = release(f"release:{self.symbol.name}:{e.order_id}:amend:{e.seq}", str(record.account),
-                        record.hold_asset, freed, ts) if freed > 0 else None
-        after = replace(record, status=status, update_time=ts, qty=e.new_qty, hold_amount=record.hold_amount - freed)
-        outcome = self._settle(entry, [update], [self._report(after, user_data.REPLACED, ts, e.seq,
-                                                              (record.hold_asset,))], (after,))
-        if not after.is_open or outcome != "applied":
-            self._release_leftover(after, ts, known=outcome == "applied")
-        return outcome
-
-    def _on_PreventedMatch(self, e: PreventedMatch, ts: int) -> str:
-        return "ignored"  # the expiry it causes arrives as OrderExpired
 
 
 class SettlementWriter:

@@ -27,7 +27,8 @@ from castle.ledger import hold
 from castle.order_entry import parse_client_order_id, parse_new_order, parse_order_ref
 from castle.order_records import OrderRecord
 from castle.orders import CancelAllOrders, CancelOrder, CancelReplace, CancelReplaceMode, OrderStatus, Side
-from castle.settlement import fee, hold_for
+from castle.holds import hold_for
+from castle.settlement import fee
 from castle.symbols import Symbol, lookup
 
 

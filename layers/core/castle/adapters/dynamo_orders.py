@@ -23,6 +23,7 @@ from castle.adapters.dynamo_ledger import DynamoLedger
 from castle.ledger import LedgerEntry
 from castle.order_records import OrderRecord
 from castle.orders import FINAL_STATUSES, OrderStatus, OrderType, Side, StpMode, TimeInForce
+from castle.settle_events import OrderChange, SettlementStep
 
 N = "N"
 S = "S"
@@ -149,8 +150,14 @@ class DynamoOrders:
         return [_plain(item) for item in self.client.query(**kwargs).get("Items", [])]
 
     # ------------------------------------------------------------ settlement
-    def settle(self, entry: LedgerEntry | None, items: list[dict]) -> bool:
-        """Apply a settlement step (ledger entry + record updates) once; False if already applied."""
+    def write(self, step: SettlementStep) -> bool:
+        """Settlement's port: the step's ledger entry, order changes and trade rows in one transaction, once."""
+        items = [self._change_item(change) for change in step.changes]
+        if step.trades:
+            items += self._trade_items(step.trades)
+        return self._settle(step.entry, items)
+
+    def _settle(self, entry: LedgerEntry | None, items: list[dict]) -> bool:
         try:
             return self.ledger.apply(entry, items)
         except ClientError as e:
@@ -159,40 +166,48 @@ class DynamoOrders:
                 return False  # a record already moved past this event
             raise
 
-    def fill_update(self, record: OrderRecord, trade_id: int, qty: int, quote: int, used: int, ts: int,
-                    status: OrderStatus) -> dict:
+    def _change_item(self, change: OrderChange) -> dict:
+        before, after = change.before, change.after
+        if change.trade_id:
+            return self._fill_update(after, change.trade_id, after.executed - before.executed,
+                                     after.cum_quote - before.cum_quote, after.hold_used - before.hold_used)
+        return self._status_update(
+            after, change.from_statuses,
+            working_time=after.working_time if after.working_time != before.working_time else None,
+            qty=after.qty if after.qty != before.qty else None,
+            hold_amount=after.hold_amount if after.hold_amount != before.hold_amount else None,
+            prevented=after.prevented_qty - before.prevented_qty,
+        )
+
+    def _fill_update(self, after: OrderRecord, trade_id: int, qty: int, quote: int, used: int) -> dict:
         """The order's update for one fill, applied only if it has not seen this trade yet."""
         update = {
             "TableName": self.orders_table,
-            "Key": order_key(record.account, record.symbol, record.order_id),
+            "Key": order_key(after.account, after.symbol, after.order_id),
             "UpdateExpression": "ADD executed :q, cum_quote :c, hold_used :u "
             "SET #status = :st, update_time = :ts, last_trade_id = :t",
             "ConditionExpression": "last_trade_id < :t",
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": {
-                ":q": {N: str(qty)}, ":c": {N: str(quote)}, ":u": {N: str(used)}, ":st": {S: str(status)},
-                ":ts": {N: str(ts)}, ":t": {N: str(trade_id)},
+                ":q": {N: str(qty)}, ":c": {N: str(quote)}, ":u": {N: str(used)}, ":st": {S: str(after.status)},
+                ":ts": {N: str(after.update_time)}, ":t": {N: str(trade_id)},
             },
         }
         update["UpdateExpression"] += " REMOVE PendingPK, PendingSince" + (
-            ", OpenPK, OpenSK" if status in FINAL_STATUSES else "")
+            ", OpenPK, OpenSK" if after.status in FINAL_STATUSES else "")
         return {"Update": update}
 
-    def status_update(self, record: OrderRecord, status: OrderStatus, ts: int, *, from_statuses=None,
-                      working_time: int | None = None, qty: int | None = None, hold_amount: int | None = None,
-                      prevented: int = 0) -> dict:
+    def _status_update(self, after: OrderRecord, from_statuses, *, working_time: int | None, qty: int | None,
+                       hold_amount: int | None, prevented: int) -> dict:
         """A status change, conditional on the order still being open (or in `from_statuses`)."""
+        status = after.status
         sets = ["#status = :st", "update_time = :ts"]
-        values = {":st": {S: str(status)}, ":ts": {N: str(ts)}}
-        if working_time is not None:
-            sets.append("working_time = :w")
-            values[":w"] = {N: str(working_time)}
-        if qty is not None:
-            sets.append("qty = :qty")
-            values[":qty"] = {N: str(qty)}
-        if hold_amount is not None:
-            sets.append("hold_amount = :h")
-            values[":h"] = {N: str(hold_amount)}
+        values = {":st": {S: str(status)}, ":ts": {N: str(after.update_time)}}
+        for name, placeholder, value in (("working_time", ":w", working_time), ("qty", ":qty", qty),
+                                         ("hold_amount", ":h", hold_amount)):
+            if value is not None:
+                sets.append(f"{name} = {placeholder}")
+                values[placeholder] = {N: str(value)}
         expression = "SET " + ", ".join(sets)
         if prevented:
             expression += " ADD prevented_qty :p"
@@ -200,30 +215,30 @@ class DynamoOrders:
         # Any status change means the engine has seen the order: it leaves the reconciler's index.
         expression += " REMOVE PendingPK, PendingSince" + (", OpenPK, OpenSK" if status in FINAL_STATUSES else "")
         allowed = from_statuses or [s for s in OrderStatus if s not in FINAL_STATUSES]
-        names = {"#status": "status"}
         placeholders = []
         for i, s in enumerate(allowed):
             values[f":from{i}"] = {S: str(s)}
             placeholders.append(f":from{i}")
         return {"Update": {
             "TableName": self.orders_table,
-            "Key": order_key(record.account, record.symbol, record.order_id),
+            "Key": order_key(after.account, after.symbol, after.order_id),
             "UpdateExpression": expression,
             "ConditionExpression": f"#status IN ({', '.join(placeholders)})",
-            "ExpressionAttributeNames": names,
+            "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": values,
         }}
 
-    def trade_items(self, symbol: str, trade_id: int, sides: list[dict]) -> list[dict]:
+    def _trade_items(self, sides) -> list[dict]:
         """One item per side of a trade (myTrades), created once."""
         items = []
         for side in sides:
+            fields = {name: getattr(side, name) for name in side.__slots__}
             item = {
-                "PK": {S: f"SYMBOL#{symbol}"},
-                "SK": {S: f"TRADE#{trade_id:012d}#{side['side']}"},
-                "AccountPK": {S: f"ACCOUNT#{side['account']}#{symbol}"},
+                "PK": {S: f"SYMBOL#{side.symbol}"},
+                "SK": {S: f"TRADE#{side.id:012d}#{side.side}"},
+                "AccountPK": {S: f"ACCOUNT#{side.account}#{side.symbol}"},
             }
-            for name, value in side.items():
+            for name, value in fields.items():
                 item[name] = {N: str(value)} if isinstance(value, int) and not isinstance(value, bool) else {
                     S: str(value)}
             items.append({"Put": {"TableName": self.trades_table, "Item": item,
