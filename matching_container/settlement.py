@@ -21,19 +21,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import threading
 import time
 from collections.abc import Callable
 
-import boto3
 import redis
 
 from castle.accounts import Commission
 from castle.adapters import redis_user_data as user_data_stream
-from castle.adapters.dynamo_ledger import DynamoLedger
-from castle.adapters.dynamo_orders import DynamoOrders
+from castle.adapters.bootstrap import Adapters, adapters
 from castle.adapters.redis_streams import connect, events_key
 from castle.codec import event_from_dict
 from castle.order_records import OrderRecord
@@ -243,27 +240,21 @@ class SettlementWriter:
             self.step(pending=True)  # retries of failed entries
 
 
-def bootstrap(settings: EngineSettings) -> SettlementWriter:
+def bootstrap(settings: EngineSettings, wiring: Adapters | None = None) -> SettlementWriter:
+    wiring = wiring or adapters()
     symbols = default_symbols()
-    dynamodb = boto3.client("dynamodb")
-    ledger = DynamoLedger(dynamodb, os.environ["BALANCES_TABLE"])
-    orders = DynamoOrders(dynamodb, os.environ["ORDERS_TABLE"], os.environ["TRADES_TABLE"], ledger)
-    commissions = AccountCommissions(os.environ.get("ACCOUNTS_TABLE", ""))
-    settlements = {name: SymbolSettlement(symbols[name], orders, commissions) for name in settings.symbols}
+    commissions = AccountCommissions(wiring.profiles)
+    settlements = {name: SymbolSettlement(symbols[name], wiring.orders, commissions) for name in settings.symbols}
     return SettlementWriter(connect(settings.redis_url), settlements)
 
 
 class AccountCommissions:
     """Each account's maker/taker rates from its profile, cached a minute (rates change rarely)."""
 
-    def __init__(self, accounts_table: str, ttl_s: float = 60.0) -> None:
+    def __init__(self, profiles, ttl_s: float = 60.0) -> None:
         self.ttl_s = ttl_s
         self._cache: dict[int, tuple[float, Commission]] = {}
-        self._accounts = None
-        if accounts_table:
-            from castle.adapters.dynamo_accounts import DynamoAccounts
-
-            self._accounts = DynamoAccounts(accounts_table, envelope=None)
+        self._accounts = profiles  # castle.adapters.dynamo_accounts.DynamoAccounts, or None: the default rates
 
     def __call__(self, account: int) -> Commission:
         now = time.monotonic()

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from castle import errors
-from castle.adapters.ports import (
+from castle.journal import (
     CommandEntry,
     CommandOutcome,
     CommandSource,

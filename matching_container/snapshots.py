@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from castle.adapters.ports import CommandSource, ResultSink, SnapshotStore, StoredSnapshot, stream_id
+from castle.journal import CommandSource, ResultSink, SnapshotStore, StoredSnapshot, stream_id
 from castle.matching import MatchingEngine
 from castle.snapshot import take_snapshot
 

@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -91,3 +92,18 @@ def aws_region(monkeypatch):
     """Lambda always has a region; tests get the same, whatever the shell exports."""
     if not os.environ.get("AWS_DEFAULT_REGION") and not os.environ.get("AWS_REGION"):
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture(autouse=True)
+def fresh_adapters() -> Iterator[None]:
+    """Each test's environment is its own: the composition root is rebuilt for it, never carried over."""
+    _clear_adapters()
+    yield
+    _clear_adapters()
+
+
+def _clear_adapters() -> None:
+    bootstrap = sys.modules.get("castle.adapters.bootstrap")
+    if bootstrap is not None:
+        bootstrap.adapters.cache_clear()
+

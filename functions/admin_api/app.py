@@ -19,12 +19,10 @@ EXTERNAL (castle.ledger.fund), applied once per `requestId` and asset.
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 import string
 import time
 import uuid
-from functools import cache
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -36,6 +34,7 @@ from castle import errors
 from castle.accounts import BALANCE_SCALE, account_info
 from castle.auth import Permission
 from castle.adapters import redis_user_data
+from castle.adapters.bootstrap import adapters
 from castle.adapters.http_errors import binance_error, install_binance_errors
 from castle.ledger import fund
 from castle.ledger_audit import run_audit
@@ -59,33 +58,16 @@ def new_key() -> str:
     return "".join(secrets.choice(KEY_ALPHABET) for _ in range(64))
 
 
-@cache
 def accounts():
-    import boto3
-
-    from castle.adapters.dynamo_accounts import DynamoAccounts
-    from castle.adapters.kms_envelope import KmsEnvelope
-
-    envelope = KmsEnvelope(boto3.client("kms"), os.environ["ACCOUNTS_KEY_ARN"])
-    return DynamoAccounts(os.environ["ACCOUNTS_TABLE"], envelope)
+    return adapters().accounts
 
 
-@cache
 def ledger():
-    import boto3
-
-    from castle.adapters.dynamo_ledger import DynamoLedger
-
-    return DynamoLedger(boto3.client("dynamodb"), os.environ["BALANCES_TABLE"])
+    return adapters().ledger
 
 
-@cache
 def ledger_totals():
-    import boto3
-
-    from castle.adapters.dynamo_ledger import DynamoLedgerTotals
-
-    return DynamoLedgerTotals(boto3.client("dynamodb"), os.environ["BALANCES_TABLE"])
+    return adapters().ledger_totals
 
 
 class Funding(BaseModel):
@@ -109,7 +91,7 @@ class NewKey(BaseModel):
 
 def admin_only(app, next_middleware) -> Response:
     """Every route, before its input is even validated: the admin token or -1002."""
-    expected = os.environ.get("CASTLE_ADMIN_TOKEN", "")
+    expected = adapters().settings.admin_token
     given = (app.current_event.headers or {}).get(TOKEN_HEADER) or ""
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         return binance_error(errors.unauthorized())
@@ -142,11 +124,8 @@ def tell_user_stream(account_id: int, report: dict, asset: str) -> None:
         logger.exception("could not append the balanceUpdate", account=account_id, asset=asset)
 
 
-@cache
 def redis_client():
-    from castle.adapters.redis_streams import connect
-
-    return connect(os.environ["REDIS_URL"])
+    return adapters().redis
 
 
 def _is_asset(asset: str) -> bool:

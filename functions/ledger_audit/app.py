@@ -8,23 +8,18 @@ imbalance is logged as an error with the assets at fault.
 
 from __future__ import annotations
 
-import os
 import time
 
-import boto3
 from aws_lambda_powertools import Logger
-from castle.adapters.dynamo_ledger import DynamoLedger, DynamoLedgerTotals
+from castle.adapters.bootstrap import adapters
 from castle.ledger_audit import run_audit
 
 logger = Logger()
-_client = boto3.client("dynamodb")
-ledger = DynamoLedger(_client, os.environ["BALANCES_TABLE"])
-totals = DynamoLedgerTotals(_client, os.environ["BALANCES_TABLE"])
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context) -> dict:
-    report = run_audit(ledger, totals, int(time.time() * 1000))
+    report = run_audit(adapters().ledger, adapters().ledger_totals, int(time.time() * 1000))
     if report["balanced"]:
         logger.info("ledger audit balanced", extra={"assets": len(report["assets"])})
     else:

@@ -11,18 +11,14 @@ sum.
 from __future__ import annotations
 
 import json
-import os
 
-import boto3
 from aws_lambda_powertools import Logger
-from castle.adapters.dynamo_ledger import DynamoLedgerTotals
+from castle.adapters.bootstrap import adapters
 from castle.ledger import LedgerEntry
 
 logger = Logger()
-totals = DynamoLedgerTotals(boto3.client("dynamodb"), os.environ["BALANCES_TABLE"])
-# Off in AWS. The local cloud turns it on so that a test can make one record fail once
-# (entry ids starting with FAULT_ONCE) and watch the stream retry it.
-FAULTS = os.environ.get("CASTLE_FAULTS") == "on"
+# The fault hook (settings.faults, off in AWS): the local cloud turns it on so that a test can make
+# one record fail once (entry ids starting with FAULT_ONCE) and watch the stream retry it.
 FAULT_ONCE = "fault-once:"
 
 
@@ -43,13 +39,14 @@ def entry_from_image(image: dict) -> LedgerEntry:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context) -> dict:
+    totals, faults = adapters().ledger_totals, adapters().settings.faults
     entries = []
     for record in event.get("Records", []):
         image = record.get("dynamodb", {}).get("NewImage", {})
         if record.get("eventName") != "INSERT" or image.get("SK", {}).get("S") != "ENTRY":
             continue
         entry = entry_from_image(image)
-        if FAULTS and entry.entry_id.startswith(FAULT_ONCE) and totals.mark_fault(entry.entry_id):
+        if faults and entry.entry_id.startswith(FAULT_ONCE) and totals.mark_fault(entry.entry_id):
             logger.warning("injected fault", extra={"entry_id": entry.entry_id})
             raise InjectedFault(entry.entry_id)
         entries.append(entry)

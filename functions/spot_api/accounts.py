@@ -6,13 +6,11 @@ security.py. Balances are the ledger's (DynamoLedger), in 8-decimal strings.
 
 from __future__ import annotations
 
-import os
-from functools import cache
-
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from castle import errors
 from castle.accounts import account_info, commission_info
+from castle.adapters.bootstrap import adapters
 from castle.auth import Permission
 from castle.symbols import default_symbols
 import security
@@ -23,20 +21,12 @@ router = APIGatewayRouter()
 SYMBOLS = default_symbols()
 
 
-@cache
 def ledger():
-    import boto3
-
-    from castle.adapters.dynamo_ledger import DynamoLedger
-
-    return DynamoLedger(boto3.client("dynamodb"), os.environ.get("BALANCES_TABLE", ""))
+    return adapters().ledger
 
 
-@cache
 def listen_keys():
-    from castle.adapters.redis_listen_keys import RedisListenKeys
-
-    return RedisListenKeys(security.redis_client())
+    return adapters().listen_keys
 
 
 @router.get("/api/v3/account", **signed(docs.Account, "Account information (USER_DATA)"))

@@ -9,16 +9,15 @@ mapped once in app.py.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
-from functools import cache
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from castle import errors
+from castle.adapters.bootstrap import adapters
 from castle.marketdata import views
 from castle.marketdata.intervals import HOUR, INTERVALS, check_interval, next_open, parse_time_zone
 from castle.symbols import Symbol, default_symbols, lookup
@@ -31,12 +30,8 @@ INTEGER = re.compile(r"[0-9]{1,20}")
 Param = Annotated[str | None, Query()]
 
 
-@cache
 def reader():
-    from castle.adapters.redis_marketdata import RedisMarketDataReader
-    from castle.adapters.redis_streams import connect
-
-    return RedisMarketDataReader(connect(os.environ["REDIS_URL"]))
+    return adapters().market_data
 
 
 def now_ms() -> int:

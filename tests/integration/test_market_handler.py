@@ -45,9 +45,8 @@ class FakeLambdaContext:
 @pytest.fixture
 def api(redis_url, redis_client, monkeypatch):
     monkeypatch.setenv("REDIS_URL", redis_url)
-    from functions.spot_api import app, market
+    from functions.spot_api import app
 
-    market.reader.cache_clear()
 
     def invoke(fixture: str, **query: str) -> tuple[int, dict | list]:
         event = json.loads((EVENTS / f"{fixture}.json").read_text())
@@ -60,7 +59,6 @@ def api(redis_url, redis_client, monkeypatch):
         return response["statusCode"], json.loads(response["body"])
 
     yield invoke
-    market.reader.cache_clear()
 
 
 @pytest.fixture

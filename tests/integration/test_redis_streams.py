@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from castle.adapters.ports import CommandOutcome, JournalTrimmed, ShardBatch
+from castle.journal import CommandOutcome, JournalTrimmed, ShardBatch
 from castle.adapters.redis_streams import RedisBookMirror, RedisCommandStream, RedisEventLog, reply_key
 from castle.book import DepthDiff, DepthSnapshot
 

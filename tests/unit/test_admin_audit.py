@@ -24,8 +24,6 @@ def books(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("BALANCES_TABLE", TABLE)
     monkeypatch.setenv("CASTLE_ADMIN_TOKEN", "local-admin-token")
-    admin_app.ledger.cache_clear()
-    admin_app.ledger_totals.cache_clear()
     with mock_aws():
         client = boto3.client("dynamodb")
         client.create_table(
@@ -36,8 +34,6 @@ def books(monkeypatch):
             BillingMode="PAY_PER_REQUEST",
         )
         yield DynamoLedger(client, TABLE), DynamoLedgerTotals(client, TABLE)
-    admin_app.ledger.cache_clear()
-    admin_app.ledger_totals.cache_clear()
 
 
 def audit_now() -> tuple[int, dict]:

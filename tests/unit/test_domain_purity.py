@@ -55,6 +55,29 @@ def test_domain_module_imports_nothing_impure(module):
     assert imported_roots(module) & FORBIDDEN == set()
 
 
+def imported_modules(path: Path) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module)
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return modules
+
+
+@pytest.mark.parametrize("module", domain_modules(), ids=lambda p: str(p.relative_to(DOMAIN)))
+def test_domain_module_imports_no_adapter(module):
+    """Ports live in the domain; the adapters depend on them, never the other way round."""
+    assert {m for m in imported_modules(module) if m == "castle.adapters" or m.startswith("castle.adapters.")} == set()
+
+
+def test_the_adapter_guard_catches_an_adapter_import(tmp_path):
+    sample = tmp_path / "leaky.py"
+    sample.write_text("from castle import adapters\nfrom castle.adapters.ports import CommandEntry\n")
+    assert {"castle.adapters", "castle.adapters.ports"} <= imported_modules(sample)
+
+
 def test_the_guard_catches_a_forbidden_import(tmp_path):
     sample = tmp_path / "impure.py"
     sample.write_text(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from castle.adapters.bootstrap import adapters
 from tests.tables import moto_tables
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -45,7 +46,7 @@ def event(name: str) -> dict:
 def test_totals_count_an_inserted_entry(table):
     app = load("ledger_totals")
     assert app.lambda_handler(event("ledger_totals_entry_insert"), FakeLambdaContext()) == {"counted": 1, "repeated": 0}
-    assert app.totals.totals() == {"USDT": 100 * 10**8}
+    assert adapters().ledger_totals.totals() == {"USDT": 100 * 10**8}
 
 
 def test_totals_ignore_a_redelivered_record(table):
@@ -80,7 +81,7 @@ def test_audit_of_a_balanced_ledger_is_recorded_as_balanced(table):
     totals_app.lambda_handler(event("ledger_totals_entry_insert"), FakeLambdaContext())
     audit_app = load("ledger_audit")
     assert audit_app.lambda_handler(event("ledger_audit_schedule"), FakeLambdaContext()) == {"balanced": True, "assets": 1}
-    assert audit_app.totals.latest_audit()["balanced"] is True
+    assert adapters().ledger_totals.latest_audit()["balanced"] is True
 
 
 def test_audit_flags_stream_totals_that_disagree_with_the_balances(table):

@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from castle.adapters.kms_envelope import KmsEnvelope
-from castle.adapters.ports import StoredSnapshot
+from castle.journal import StoredSnapshot
 from castle.adapters.s3_snapshots import S3Snapshots, pointer_key, snapshot_key
 from castle.matching import MatchingEngine
 from castle.orders import PlaceOrder, Side

@@ -213,6 +213,6 @@ def test_settlement_charges_each_account_its_own_rates(monkeypatch):
     with mock_aws():
         create_table_from_template(boto3.client("dynamodb"), "AccountsTable", "accounts")
         vip = DynamoAccounts("accounts", envelope=None).create_account(1, Rates(maker=0, taker=50_000))
-        rates = AccountCommissions("accounts")
+        rates = AccountCommissions(DynamoAccounts("accounts", envelope=None))
         assert (rates(vip.account_id).maker, rates(vip.account_id).taker) == (0, 50_000)
         assert rates(999_999).taker == Rates().taker  # an unknown account pays the default

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from castle.adapters.ports import CommandEntry, JournalTrimmed, ShardBatch, StoredSnapshot, stream_id
+from castle.journal import CommandEntry, JournalTrimmed, ShardBatch, StoredSnapshot, stream_id
 from castle.codec import command_to_dict
 from castle.orders import PlaceOrder, Side
 from castle.symbols import default_symbols

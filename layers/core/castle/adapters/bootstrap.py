@@ -1,13 +1,19 @@
-"""Wiring, once: the trading service with its real adapters, from the environment.
+"""The composition root: one settings object read from the environment once, and every adapter built here.
 
-The spot API's order routes and the reconciler build the same service; the
-environment names are the ones template.yaml gives every function.
+template.yaml gives each function and container the names below (a
+deployable that is not given one sees ""). Handlers and the container's
+processes ask `adapters()` for what they need; tests build `Adapters` with
+their own settings and clients. Nothing else reads these variables or
+constructs a DynamoDB or Redis adapter.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache, cached_property
 
 from castle.symbols import default_symbols
 from castle.trading import Trading
@@ -19,17 +25,139 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+@dataclass(frozen=True, slots=True)
+class Settings:
+    balances_table: str = ""
+    orders_table: str = ""
+    trades_table: str = ""
+    accounts_table: str = ""
+    accounts_key_arn: str = ""
+    withdrawals_table: str = ""
+    redis_url: str = ""
+    admin_token: str = ""  # empty: the admin API answers -1002 to everything
+    trusted_proxy_hops: int = 0
+    faults: bool = False  # the local cloud's fault hooks (CASTLE_FAULTS=on); off in AWS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            balances_table=env.get("BALANCES_TABLE", ""),
+            orders_table=env.get("ORDERS_TABLE", ""),
+            trades_table=env.get("TRADES_TABLE", ""),
+            accounts_table=env.get("ACCOUNTS_TABLE", ""),
+            accounts_key_arn=env.get("ACCOUNTS_KEY_ARN", ""),
+            withdrawals_table=env.get("WITHDRAWALS_TABLE", ""),
+            redis_url=env.get("REDIS_URL", ""),
+            admin_token=env.get("CASTLE_ADMIN_TOKEN", ""),
+            trusted_proxy_hops=int(env.get("CASTLE_TRUSTED_PROXY_HOPS", "0") or 0),
+            faults=env.get("CASTLE_FAULTS", "off") == "on",
+        )
+
+
+class Adapters:
+    """Each adapter built on first use and kept for the life of the process (a warm Lambda, a container)."""
+
+    def __init__(self, settings: Settings, dynamodb=None) -> None:
+        self.settings = settings
+        self._dynamodb = dynamodb
+
+    @cached_property
+    def dynamodb(self):
+        import boto3
+
+        return self._dynamodb or boto3.client("dynamodb")
+
+    @cached_property
+    def ledger(self):
+        from castle.adapters.dynamo_ledger import DynamoLedger
+
+        return DynamoLedger(self.dynamodb, self.settings.balances_table)
+
+    @cached_property
+    def ledger_totals(self):
+        from castle.adapters.dynamo_ledger import DynamoLedgerTotals
+
+        return DynamoLedgerTotals(self.dynamodb, self.settings.balances_table)
+
+    @cached_property
+    def orders(self):
+        from castle.adapters.dynamo_orders import DynamoOrders
+
+        return DynamoOrders(self.dynamodb, self.settings.orders_table, self.settings.trades_table, self.ledger)
+
+    @cached_property
+    def accounts(self):
+        """Profiles and API keys; the secrets sealed with the accounts KMS key."""
+        import boto3
+
+        from castle.adapters.dynamo_accounts import DynamoAccounts
+        from castle.adapters.kms_envelope import KmsEnvelope
+
+        envelope = KmsEnvelope(boto3.client("kms"), self.settings.accounts_key_arn)
+        return DynamoAccounts(self.settings.accounts_table, envelope)
+
+    @cached_property
+    def profiles(self):
+        """Account profiles only (no key can be unsealed): what settlement needs for fees."""
+        from castle.adapters.dynamo_accounts import DynamoAccounts
+
+        return DynamoAccounts(self.settings.accounts_table, envelope=None) if self.settings.accounts_table else None
+
+    @cached_property
+    def withdrawal_ports(self):
+        from castle.adapters.dynamo_accounts import DynamoAccountDirectory
+        from castle.adapters.dynamo_withdrawals import DynamoWithdrawals
+        from castle.adapters.withdrawal_settings import WithdrawalPorts, WithdrawalSettings
+
+        return WithdrawalPorts(WithdrawalSettings.of(self.settings), DynamoAccountDirectory(self.settings.accounts_table),
+                               DynamoWithdrawals(self.settings.withdrawals_table))
+
+    @cached_property
+    def redis(self):
+        from castle.adapters.redis_streams import connect
+
+        return connect(self.settings.redis_url)
+
+    @cached_property
+    def request_redis(self):
+        """Redis for a request's own path (rate limits, listenKeys): it fails in a second rather than hang."""
+        import redis
+
+        return redis.Redis.from_url(self.settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+
+    @cached_property
+    def market_data(self):
+        from castle.adapters.redis_marketdata import RedisMarketDataReader
+
+        return RedisMarketDataReader(self.redis)
+
+    @cached_property
+    def listen_keys(self):
+        from castle.adapters.redis_listen_keys import RedisListenKeys
+
+        return RedisListenKeys(self.request_redis)
+
+    def trading(self, reply_timeout_s: float = REPLY_TIMEOUT_S) -> Trading:
+        import redis
+
+        from castle.adapters.redis_streams import RedisEngine
+
+        # Replies are awaited with BLPOP: the socket timeout must outlast the wait.
+        client = redis.Redis.from_url(self.settings.redis_url, decode_responses=True,
+                                      socket_timeout=reply_timeout_s + 5)
+        return Trading(default_symbols(), self.orders, RedisEngine(client), now_ms, reply_timeout_s=reply_timeout_s)
+
+
+@cache
+def adapters() -> Adapters:
+    """This process's adapters, from its environment as it was at first use."""
+    return Adapters(Settings.from_env())
+
+
+def settings() -> Settings:
+    return adapters().settings
+
+
 def trading_service(reply_timeout_s: float = REPLY_TIMEOUT_S) -> Trading:
-    import boto3
-    import redis
-
-    from castle.adapters.dynamo_ledger import DynamoLedger
-    from castle.adapters.dynamo_orders import DynamoOrders
-    from castle.adapters.redis_streams import RedisEngine
-
-    dynamodb = boto3.client("dynamodb")
-    ledger = DynamoLedger(dynamodb, os.environ["BALANCES_TABLE"])
-    orders = DynamoOrders(dynamodb, os.environ["ORDERS_TABLE"], os.environ["TRADES_TABLE"], ledger)
-    # Replies are awaited with BLPOP: the socket timeout must outlast the wait.
-    client = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True, socket_timeout=reply_timeout_s + 5)
-    return Trading(default_symbols(), orders, RedisEngine(client), now_ms, reply_timeout_s=reply_timeout_s)
+    return adapters().trading(reply_timeout_s)

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 
 import redis
 
-from castle.adapters.ports import CommandEntry, JournalTrimmed, ShardBatch, stream_id
+from castle.journal import CommandEntry, JournalTrimmed, ShardBatch, stream_id
 from castle.book import DepthDiff, DepthSnapshot
 
 COMPACT = (",", ":")

@@ -24,7 +24,7 @@ import zlib
 from botocore.exceptions import ClientError
 
 from castle.adapters.kms_envelope import KmsEnvelope, Sealed
-from castle.adapters.ports import StoredSnapshot
+from castle.journal import StoredSnapshot
 
 FORMAT = 1
 PREFIX = "snapshots/"

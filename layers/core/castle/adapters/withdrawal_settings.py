@@ -1,8 +1,7 @@
-"""The withdrawal check's configuration, read once from the environment, and its wiring."""
+"""The withdrawal check's part of the settings, and its ports (built by castle.adapters.bootstrap)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,12 +21,15 @@ class WithdrawalSettings:
     faults: bool = False
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> WithdrawalSettings:
-        return cls(
-            withdrawals_table=env["WITHDRAWALS_TABLE"],
-            accounts_table=env["ACCOUNTS_TABLE"],
-            faults=env.get("CASTLE_FAULTS", "off") == "on",
-        )
+    def of(cls, settings) -> WithdrawalSettings:
+        """From the one castle.adapters.bootstrap.Settings."""
+        return cls(settings.withdrawals_table, settings.accounts_table, settings.faults)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WithdrawalSettings:
+        from castle.adapters.bootstrap import Settings
+
+        return cls.of(Settings.from_env(env))
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +39,7 @@ class WithdrawalPorts:
     withdrawals: WithdrawalStore
 
 
-def bootstrap(settings: WithdrawalSettings | None = None) -> WithdrawalPorts:
-    from castle.adapters.dynamo_accounts import DynamoAccountDirectory
-    from castle.adapters.dynamo_withdrawals import DynamoWithdrawals
+def bootstrap() -> WithdrawalPorts:
+    from castle.adapters.bootstrap import adapters
 
-    settings = settings or WithdrawalSettings.from_env()
-    return WithdrawalPorts(
-        settings,
-        DynamoAccountDirectory(settings.accounts_table),
-        DynamoWithdrawals(settings.withdrawals_table),
-    )
+    return adapters().withdrawal_ports
