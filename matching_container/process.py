@@ -38,7 +38,7 @@ def run_process(
 
     environ = os.environ if environ is None else environ
     try:
-        settings = EngineSettings.from_env()
+        settings = EngineSettings.from_env(environ)
         for var in required_env:
             if not environ.get(var):
                 raise SettingsError(f"{var} is required")

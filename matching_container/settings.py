@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from castle.adapters.bootstrap import Settings
 from castle.symbols import default_symbols
 
 
@@ -28,6 +29,7 @@ class EngineSettings:
     snapshot_every_s: int = 60
     snapshot_keep: int = 2
     gc_every_s: int = 60  # the matching process's paced cyclic-GC pass, between batches (collector.py)
+    stack: Settings = field(default_factory=Settings)  # the tables and keys the task is given, for its adapters
 
     @property
     def snapshots_enabled(self) -> bool:
@@ -58,6 +60,7 @@ class EngineSettings:
             snapshot_every_s=_int(env, "CASTLE_SNAPSHOT_EVERY_S", 60),
             snapshot_keep=_int(env, "CASTLE_SNAPSHOT_KEEP", 2),
             gc_every_s=_int(env, "CASTLE_GC_EVERY_S", 60),
+            stack=Settings.from_env(env),
         )
 
 

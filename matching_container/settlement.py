@@ -30,7 +30,7 @@ import redis
 
 from castle.accounts import Commission
 from castle.adapters import redis_user_data as user_data_stream
-from castle.adapters.bootstrap import Adapters, adapters
+from castle.adapters.bootstrap import Adapters
 from castle.adapters.redis_streams import connect, events_key
 from castle.codec import event_from_dict
 from castle.order_records import OrderRecord
@@ -241,7 +241,7 @@ class SettlementWriter:
 
 
 def bootstrap(settings: EngineSettings, wiring: Adapters | None = None) -> SettlementWriter:
-    wiring = wiring or adapters()
+    wiring = wiring or Adapters(settings.stack)
     symbols = default_symbols()
     commissions = AccountCommissions(wiring.profiles)
     settlements = {name: SymbolSettlement(symbols[name], wiring.orders, commissions) for name in settings.symbols}
