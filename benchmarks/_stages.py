@@ -70,20 +70,17 @@ def stage_breakdown(probe: Account, redis_url: str, iterations: int) -> dict:
 
     from castle import auth
     from castle.accounts import Commission
-    from castle.adapters.dynamo_accounts import CachedApiKeys, DynamoAccounts
+    from castle.adapters.bootstrap import adapters
+    from castle.adapters.dynamo_accounts import CachedApiKeys
     from castle.adapters.ed25519 import CryptographyEd25519
-    from castle.adapters.kms_envelope import KmsEnvelope
     from castle.adapters.redis_ratelimit import RedisRateLimiter
     from castle.adapters.redis_streams import COMPACT
     from castle.order_entry import parse_new_order
     from castle.symbols import default_symbols
 
-    import boto3
-
     sink: dict[str, list[float]] = {}
     now_ms = lambda: time.time_ns() // 1_000_000  # noqa: E731
-    keys = CachedApiKeys(DynamoAccounts(os.environ["ACCOUNTS_TABLE"],
-                                        KmsEnvelope(boto3.client("kms"), os.environ["ACCOUNTS_KEY_ARN"])), now_ms)
+    keys = CachedApiKeys(adapters().accounts, now_ms)
     verifier = CryptographyEd25519()
     limiter = RedisRateLimiter(redis.Redis.from_url(redis_url, socket_timeout=1.0))
     plain = redis.Redis.from_url(redis_url, decode_responses=True)

@@ -195,9 +195,9 @@ def ceiling(floor_cpu: dict | None, floor_rps: float, ddb: dict) -> dict:
 # ------------------------------------------------------------------- checks
 def wait_settled(accounts: list[Account], timeout_s: float) -> tuple[float, dict]:
     """Until no account holds anything locked: every hold released or consumed by settlement."""
-    from castle.adapters.dynamo_ledger import DynamoLedger
+    from castle.adapters.bootstrap import adapters
 
-    ledger = DynamoLedger(boto("dynamodb"), os.environ["BALANCES_TABLE"])
+    ledger = adapters().ledger
     started = time.perf_counter()
     while True:
         locked = {}
