@@ -224,3 +224,101 @@ def api_key_format_invalid() -> CastleError:
 
 def rejected_api_key() -> CastleError:
     return CastleError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+
+
+# USDⓈ-M futures (castle.futures). Texts from Binance's futures error-code page, byte for byte:
+# ccxt matches the message before the code.
+def margin_insufficient() -> CastleError:
+    return CastleError(-2019, "Margin is insufficient.")
+
+
+def reduce_only_rejected() -> CastleError:
+    return CastleError(-2022, "ReduceOnly Order is rejected.")
+
+
+def max_open_orders_exceeded() -> CastleError:
+    return CastleError(-2025, "Reach max open order limit.")
+
+
+def max_leverage_ratio() -> CastleError:
+    return CastleError(-2027, "Exceeded the maximum allowable position at current leverage.")
+
+
+def futures_price_greater_than_max() -> CastleError:
+    return CastleError(-4002, "Price greater than max price.")
+
+
+def futures_qty_less_than_min() -> CastleError:
+    return CastleError(-4004, "Quantity less than min quantity.")
+
+
+def futures_qty_greater_than_max() -> CastleError:
+    return CastleError(-4005, "Quantity greater than max quantity.")
+
+
+def futures_price_less_than_min() -> CastleError:
+    return CastleError(-4013, "Price less than min price.")
+
+
+def futures_price_not_on_tick() -> CastleError:
+    return CastleError(-4014, "Price not increased by tick size.")
+
+
+def futures_price_above_multiplier_cap() -> CastleError:
+    return CastleError(-4016, "Price is higher than mark price multiplier cap.")
+
+
+def futures_qty_not_on_step() -> CastleError:
+    return CastleError(-4023, "Qty not increased by step size.")
+
+
+def futures_price_below_multiplier_floor() -> CastleError:
+    return CastleError(-4024, "Price is lower than mark price multiplier floor.")
+
+
+def invalid_leverage(leverage: object) -> CastleError:
+    return CastleError(-4028, f"Leverage {leverage} is not valid")
+
+
+def no_need_to_change_margin_type() -> CastleError:
+    return CastleError(-4046, "No need to change margin type.")
+
+
+def margin_type_open_orders() -> CastleError:
+    return CastleError(-4047, "Margin type cannot be changed if there exists open orders.")
+
+
+def margin_type_position_exists() -> CastleError:
+    return CastleError(-4048, "Margin type cannot be changed if there exists position.")
+
+
+def isolated_margin_only() -> CastleError:
+    return CastleError(-4049, "Add margin only support for isolated position.")
+
+
+def cross_balance_insufficient() -> CastleError:
+    return CastleError(-4050, "Cross balance insufficient.")
+
+
+def isolated_balance_insufficient() -> CastleError:
+    return CastleError(-4051, "Isolated balance insufficient.")
+
+
+def position_margin_no_position() -> CastleError:
+    return CastleError(-4054, "Cannot add position margin: position is 0.")
+
+
+def amount_must_be_positive() -> CastleError:
+    return CastleError(-4055, "Amount must be positive.")
+
+
+def position_side_not_match() -> CastleError:
+    return CastleError(-4061, "Order's position side does not match user's setting.")
+
+
+def futures_min_notional(notional: str) -> CastleError:
+    return CastleError(-4164, f"Order's notional must be no smaller than {notional} (unless you choose reduce only)")
+
+
+def post_only_rejected() -> CastleError:
+    return CastleError(-5022, "Due to the order could not be executed as maker, the Post Only order will be rejected.")
