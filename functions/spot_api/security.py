@@ -132,14 +132,47 @@ def signed_request(event: APIGatewayProxyEvent) -> SignedRequest:
     return SignedRequest(query=query, body=body, headers=headers, client_ip=caller_ip(event))
 
 
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """One request, parsed once: the middleware's rate limit, authentication and the route all read it."""
+
+    event: APIGatewayProxyEvent  # the event it was parsed from
+    request: SignedRequest
+    params: dict[str, str] | None  # None: a name sent twice in one place (-1101, raised where it is read)
+
+
+_parsed: contextvars.ContextVar[_Parsed | None] = contextvars.ContextVar("castle_parsed_request", default=None)
+
+
+def _parse(event: APIGatewayProxyEvent) -> _Parsed:
+    request = signed_request(event)
+    try:
+        params = auth.request_params(request)
+    except CastleError:
+        params = None
+    return _Parsed(event, request, params)
+
+
+def parsed(event: APIGatewayProxyEvent) -> _Parsed:
+    """The request as the middleware parsed it; parsed here when it did not (a route called without it)."""
+    current = _parsed.get()
+    return current if current is not None and current.event is event else _parse(event)
+
+
 def request_params(event: APIGatewayProxyEvent) -> dict[str, str]:
     """The request's parameters from the query string and a form body (castle.auth.request_params)."""
-    return auth.request_params(signed_request(event))
+    request = parsed(event)
+    if request.params is None:
+        return auth.request_params(request.request)  # raises the -1101 that set it aside
+    return request.params
 
 
 def authenticate(event: APIGatewayProxyEvent, permission: Permission, signed: bool = True) -> Caller:
     """Binance's authentication of this request (castle.auth.authenticate); raises Binance's errors."""
-    return auth.authenticate(signed_request(event), permission, api_keys(), now_ms(), ed25519(), signed=signed)
+    request = parsed(event)
+    return auth.authenticate(
+        request.request, permission, api_keys(), now_ms(), ed25519(), signed=signed, params=request.params
+    )
 
 
 # -------------------------------------------------------------- rate limits
@@ -183,8 +216,12 @@ def rate_limit(app, next_middleware) -> Response:
     """Global middleware: REQUEST_WEIGHT per IP per minute, and the usage headers on every answer."""
     event = app.current_event
     method, path = event.http_method, event.path
-    charge = _Charge(caller_ip(event), request_weight(method, path, _lenient_params(event)))
+    request = _parse(event)
+    # A request with a name sent twice is still charged: by its query string, as API Gateway parsed it.
+    params = request.params if request.params is not None else dict(event.query_string_parameters or {})
+    charge = _Charge(request.request.client_ip, request_weight(method, path, params))
     token = _charge.set(charge)
+    parsed_token = _parsed.set(request)
     try:
         if not is_order(method, path):
             usage = _run(charge)
@@ -202,6 +239,7 @@ def rate_limit(app, next_middleware) -> Response:
                 _run(charge)
         return _with_usage(response, charge.usage)
     finally:
+        _parsed.reset(parsed_token)
         _charge.reset(token)
 
 

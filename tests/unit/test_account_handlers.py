@@ -6,6 +6,8 @@ full paths run on the local cloud (tests/e2e/test_accounts_auth.py).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 
 from functions.admin_api import app as admin_app
 from functions.spot_api import app as spot_app
+from tests.unit.test_auth import NOW, SECRET, Keys, hmac_key
 from tests.unit.test_spot_api_handler import FakeLambdaContext
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -46,3 +49,22 @@ def test_fixtures_are_api_gateway_proxy_events_for_their_routes(fixture):
     event = json.loads((EVENTS / f"{fixture}.json").read_text())
     assert event["requestContext"]["resourcePath"] == event["resource"]
     assert event["httpMethod"] in ("GET", "POST") and event["path"].startswith(("/api/v3/", "/sapi/v1/castle/admin/"))
+
+
+def test_a_signed_request_is_parsed_once_for_its_rate_limit_its_signature_and_its_route(monkeypatch):
+    security = spot_app.security  # the module the spot app imports (as Lambda loads it)
+    parses = []
+    parse = security.signed_request
+    monkeypatch.setattr(security, "signed_request", lambda event: parses.append(event) or parse(event))
+    monkeypatch.setattr(security, "api_keys", lambda: Keys(hmac_key()))
+    monkeypatch.setattr(security, "now_ms", lambda: NOW)
+    query = f"symbol=BTCUSDT&timestamp={NOW}"
+    signature = hmac.new(SECRET, query.encode(), hashlib.sha256).hexdigest()
+    event = json.loads((EVENTS / "spot_account.json").read_text())
+    event["path"] = event["resource"] = event["requestContext"]["resourcePath"] = "/api/v3/account/commission"
+    params = {"symbol": "BTCUSDT", "timestamp": str(NOW), "signature": signature}
+    event["queryStringParameters"] = params
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in params.items()}
+    response = spot_app.lambda_handler(event, FakeLambdaContext())
+    assert (response["statusCode"], json.loads(response["body"])["symbol"]) == (200, "BTCUSDT")
+    assert len(parses) == 1
