@@ -101,3 +101,10 @@ def test_each_request_logs_one_structured_line(caplog):
     invoke("spot_ping")
     lines = [(r.getMessage(), r.status, r.path) for r in caplog.records if r.name == app.logger.name]
     assert lines == [("request", 200, "/api/v3/ping")]
+
+
+def test_the_openapi_document_is_3_1_and_lists_every_route_but_its_own():
+    status, doc = invoke("spot_openapi")
+    assert status == 200 and doc["openapi"].startswith("3.1") and doc["info"]["title"] == "Castle"
+    assert {"/api/v3/ping", "/api/v3/order", "/api/v3/account", "/api/v3/depth"} <= set(doc["paths"])
+    assert "/openapi.json" not in doc["paths"]
