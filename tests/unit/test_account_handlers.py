@@ -16,7 +16,7 @@ import pytest
 from functions.admin_api import app as admin_app
 from functions.spot_api import app as spot_app
 from tests.unit.test_auth import NOW, SECRET, Keys, hmac_key
-from tests.unit.test_spot_api_handler import FakeLambdaContext
+from tests.lambda_context import FakeLambdaContext
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

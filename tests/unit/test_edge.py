@@ -22,7 +22,7 @@ from yarl import URL
 
 from functions.spot_api import app as spot_app
 from local.edge import EdgeConfig, EdgeServer, create_app
-from tests.unit.test_spot_api_handler import FakeLambdaContext
+from tests.lambda_context import FakeLambdaContext
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 STAGE = "/_aws/execute-api/castlerest/v1"  # the REST API's stage, as ministack serves it
