@@ -12,6 +12,10 @@ called once per order-placing request (POST /api/v3/order and
 order/cancelReplace), after authentication and before anything is written:
 it charges the request's weight and the order in one Redis round trip.
 
+A request is parsed once: `rate_limit` parses it (query string, body, headers,
+the caller's IP, the merged parameters), and `authenticate` and
+`request_params` read that parse.
+
 `rate_limit` is the global middleware (app.use): every request is charged its
 weight per IP per minute (castle.ratelimits) before its route runs, except an
 order route, whose charge waits for `admit_order`; the answer carries
