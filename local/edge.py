@@ -11,9 +11,10 @@ this job. Here a thin aiohttp proxy does it:
   X-Viewer-Address (as CloudFront's viewer-request function sets it); frames,
   pings, pongs and close codes are piped both ways. Binance's heartbeat is the
   gateway's, as in AWS.
-- `/openapi.json` (OpenAPI 3.1, from the spot API's Powertools resolver),
-  `/docs` (Swagger UI, served from the files Powertools ships: no CDN), and
-  `/health` (the launcher's component checks).
+- `/openapi.json` goes to the REST API too: the spot Lambda serves its own
+  OpenAPI 3.1 document (as CloudFront's default behaviour routes it in AWS).
+  `/docs` (Swagger UI, served from the files Powertools ships: no CDN) reads
+  it, and `/health` gives the launcher's component checks.
 
 Nothing a client sends may crash it: unknown paths get Binance's -1020, large
 bodies API Gateway's 413, a dead upstream a 502 with Binance's -1001.
@@ -41,7 +42,6 @@ from yarl import URL
 
 from local.ws_tunnel import FrontDoor, viewer_headers
 
-ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("castle.edge")
 
 # RFC 9110 §7.6.1 hop-by-hop headers, plus what the proxy recomputes itself.
@@ -86,7 +86,6 @@ class EdgeConfig:
     max_body_bytes: int = 1 << 20
     upstream_timeout_s: float = 30.0
     title: str = "Castle"
-    version: str = "0.1.0"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides) -> EdgeConfig:
@@ -110,7 +109,6 @@ def config_of(request: web.Request) -> EdgeConfig:
 CONFIG = web.AppKey("config", EdgeConfig)
 CLIENT = web.AppKey("client", aiohttp.ClientSession)
 WS_CLIENT = web.AppKey("ws_client", aiohttp.ClientSession)
-OPENAPI = web.AppKey("openapi", dict)
 
 
 # ------------------------------------------------------------------ REST
@@ -229,36 +227,6 @@ def forwarded_ws_headers(request: web.Request) -> dict[str, str]:
 
 
 # ----------------------------------------------------------- docs, health
-def openapi_schema(config: EdgeConfig) -> dict:
-    """OpenAPI 3.1 from the spot API's resolver (the routes the Lambda really serves)."""
-    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
-
-    try:
-        import castle  # noqa: F401
-    except ImportError:  # the layer, as Lambda mounts it, when the launcher's PYTHONPATH lacks it
-        sys.path.insert(0, str(ROOT / "layers" / "core"))
-    sys.path.insert(0, str(ROOT / "functions" / "spot_api"))  # its modules import each other as Lambda runs them
-    from functions.spot_api.app import app as spot
-    from functions.spot_api.signed_docs import API_KEY_SCHEME
-
-    text = spot.get_openapi_json_schema(
-        title=config.title,
-        version=config.version,
-        description="Binance's spot REST API, served by Castle.",
-        servers=[Server(url="/", description="this edge")],
-        security_schemes={API_KEY_SCHEME: APIKey(name="X-MBX-APIKEY", in_=APIKeyIn.header,
-                                                 description="the API key, for signed and USER_STREAM routes")},
-    )
-    return json.loads(text)
-
-
-async def openapi_json(request: web.Request) -> web.Response:
-    cache = request.app[OPENAPI]
-    if "doc" not in cache:  # built once, off the loop: importing the handler takes a moment
-        cache["doc"] = await asyncio.get_running_loop().run_in_executor(None, openapi_schema, config_of(request))
-    return json_response(cache["doc"], 200)
-
-
 def swagger_assets() -> Path:
     from aws_lambda_powertools.event_handler.openapi import swagger_ui
 
@@ -327,7 +295,6 @@ async def binance_errors(request: web.Request, handler) -> web.StreamResponse:
 def create_app(config: EdgeConfig) -> web.Application:
     app = web.Application(middlewares=[binance_errors], client_max_size=config.max_body_bytes)
     app[CONFIG] = config
-    app[OPENAPI] = {}
 
     async def client_session(app: web.Application):
         timeout = aiohttp.ClientTimeout(total=config.upstream_timeout_s, connect=5)
@@ -345,7 +312,7 @@ def create_app(config: EdgeConfig) -> web.Application:
     app.router.add_get("/ws", proxy_ws)
     app.router.add_get("/ws/{streams:.+}", proxy_ws)
     app.router.add_get("/stream", proxy_ws)
-    app.router.add_get("/openapi.json", openapi_json)
+    app.router.add_get("/openapi.json", proxy_rest)
     app.router.add_get("/docs", docs)
     app.router.add_get("/docs/{name}", docs_asset)
     app.router.add_get("/health", health)

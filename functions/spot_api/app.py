@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import time
+from functools import cache
 from typing import Annotated
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -25,6 +27,7 @@ import accounts  # spot_api's own modules, top-level as Lambda loads them
 import market
 import security
 import trading
+from signed_docs import API_KEY_SCHEME
 
 logger = Logger()
 tracer = Tracer()
@@ -72,6 +75,25 @@ def parse_symbol_list(text: str) -> list[str]:
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise errors.illegal_chars("symbols", SYMBOLS_PATTERN)
     return names
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_json() -> dict:
+    """The OpenAPI 3.1 document of these routes (the edge's /docs reads it: local/edge.py, CloudFront)."""
+    return openapi_document()
+
+
+@cache
+def openapi_document() -> dict:
+    """Built once per warm Lambda: the routes do not change while it runs."""
+    return json.loads(app.get_openapi_json_schema(
+        title="Castle",
+        version="0.1.0",
+        description="Binance's spot REST API, served by Castle.",
+        servers=[Server(url="/", description="this edge")],
+        security_schemes={API_KEY_SCHEME: APIKey(name="X-MBX-APIKEY", in_=APIKeyIn.header,
+                                                 description="the API key, for signed and USER_STREAM routes")},
+    ))
 
 
 install_binance_errors(app, logger)

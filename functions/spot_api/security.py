@@ -12,6 +12,10 @@ called once per order-placing request (POST /api/v3/order and
 order/cancelReplace), after authentication and before anything is written:
 it charges the request's weight and the order in one Redis round trip.
 
+A request is parsed once: `rate_limit` parses it (query string, body, headers,
+the caller's IP, the merged parameters), and `authenticate` and
+`request_params` read that parse.
+
 `rate_limit` is the global middleware (app.use): every request is charged its
 weight per IP per minute (castle.ratelimits) before its route runs, except an
 order route, whose charge waits for `admit_order`; the answer carries
@@ -27,16 +31,15 @@ from __future__ import annotations
 
 import base64
 import contextvars
-import os
 import time
 from dataclasses import dataclass
-from functools import cache
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from castle import auth
+from castle.adapters.bootstrap import adapters
 from castle.auth import Caller, Permission, SignedRequest
 from castle.errors import CastleError
 from castle.ratelimits import Usage, is_order, request_weight
@@ -48,67 +51,22 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    accounts_table: str
-    accounts_key_id: str
-    redis_url: str
-    trusted_proxy_hops: int
-
-    @classmethod
-    def from_env(cls) -> Settings:
-        return cls(
-            accounts_table=os.environ.get("ACCOUNTS_TABLE", ""),
-            accounts_key_id=os.environ.get("ACCOUNTS_KEY_ARN", ""),
-            redis_url=os.environ.get("REDIS_URL", ""),
-            trusted_proxy_hops=int(os.environ.get("CASTLE_TRUSTED_PROXY_HOPS", "0") or 0),
-        )
-
-
-@cache
-def settings() -> Settings:
-    return Settings.from_env()
-
-
-# ------------------------------------------------------------- wiring, once per warm Lambda
-@cache
+# ------------------------------------------------------------- wiring: castle.adapters.bootstrap, once per warm Lambda
 def accounts():
     """castle.adapters.dynamo_accounts.DynamoAccounts (profiles and keys)."""
-    import boto3
-
-    from castle.adapters.dynamo_accounts import DynamoAccounts
-    from castle.adapters.kms_envelope import KmsEnvelope
-
-    s = settings()
-    return DynamoAccounts(s.accounts_table, KmsEnvelope(boto3.client("kms"), s.accounts_key_id))
+    return adapters().accounts
 
 
-@cache
 def api_keys() -> auth.ApiKeys:
-    from castle.adapters.dynamo_accounts import CachedApiKeys
-
-    return CachedApiKeys(accounts(), now_ms)
+    return adapters().api_keys
 
 
-@cache
 def ed25519() -> auth.Ed25519Verifier:
-    from castle.adapters.ed25519 import CryptographyEd25519
-
-    return CryptographyEd25519()
+    return adapters().ed25519
 
 
-@cache
-def redis_client():
-    import redis
-
-    return redis.Redis.from_url(settings().redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
-
-
-@cache
 def rate_limiter():
-    from castle.adapters.redis_ratelimit import RedisRateLimiter
-
-    return RedisRateLimiter(redis_client())
+    return adapters().rate_limiter
 
 
 # ------------------------------------------------------------------ requests
@@ -118,7 +76,7 @@ def _header(event: APIGatewayProxyEvent, name: str) -> str | None:
 
 def caller_ip(event: APIGatewayProxyEvent) -> str:
     source = event.request_context.identity.source_ip or ""
-    return auth.client_ip(source, _header(event, "X-Forwarded-For"), settings().trusted_proxy_hops)
+    return auth.client_ip(source, _header(event, "X-Forwarded-For"), adapters().settings.trusted_proxy_hops)
 
 
 def signed_request(event: APIGatewayProxyEvent) -> SignedRequest:
@@ -132,14 +90,47 @@ def signed_request(event: APIGatewayProxyEvent) -> SignedRequest:
     return SignedRequest(query=query, body=body, headers=headers, client_ip=caller_ip(event))
 
 
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """One request, parsed once: the middleware's rate limit, authentication and the route all read it."""
+
+    event: APIGatewayProxyEvent  # the event it was parsed from
+    request: SignedRequest
+    params: dict[str, str] | None  # None: a name sent twice in one place (-1101, raised where it is read)
+
+
+_parsed: contextvars.ContextVar[_Parsed | None] = contextvars.ContextVar("castle_parsed_request", default=None)
+
+
+def _parse(event: APIGatewayProxyEvent) -> _Parsed:
+    request = signed_request(event)
+    try:
+        params = auth.request_params(request)
+    except CastleError:
+        params = None
+    return _Parsed(event, request, params)
+
+
+def parsed(event: APIGatewayProxyEvent) -> _Parsed:
+    """The request as the middleware parsed it; parsed here when it did not (a route called without it)."""
+    current = _parsed.get()
+    return current if current is not None and current.event is event else _parse(event)
+
+
 def request_params(event: APIGatewayProxyEvent) -> dict[str, str]:
     """The request's parameters from the query string and a form body (castle.auth.request_params)."""
-    return auth.request_params(signed_request(event))
+    request = parsed(event)
+    if request.params is None:
+        return auth.request_params(request.request)  # raises the -1101 that set it aside
+    return request.params
 
 
 def authenticate(event: APIGatewayProxyEvent, permission: Permission, signed: bool = True) -> Caller:
     """Binance's authentication of this request (castle.auth.authenticate); raises Binance's errors."""
-    return auth.authenticate(signed_request(event), permission, api_keys(), now_ms(), ed25519(), signed=signed)
+    request = parsed(event)
+    return auth.authenticate(
+        request.request, permission, api_keys(), now_ms(), ed25519(), signed=signed, params=request.params
+    )
 
 
 # -------------------------------------------------------------- rate limits
@@ -183,8 +174,12 @@ def rate_limit(app, next_middleware) -> Response:
     """Global middleware: REQUEST_WEIGHT per IP per minute, and the usage headers on every answer."""
     event = app.current_event
     method, path = event.http_method, event.path
-    charge = _Charge(caller_ip(event), request_weight(method, path, _lenient_params(event)))
+    request = _parse(event)
+    # A request with a name sent twice is still charged: by its query string, as API Gateway parsed it.
+    params = request.params if request.params is not None else dict(event.query_string_parameters or {})
+    charge = _Charge(request.request.client_ip, request_weight(method, path, params))
     token = _charge.set(charge)
+    parsed_token = _parsed.set(request)
     try:
         if not is_order(method, path):
             usage = _run(charge)
@@ -202,6 +197,7 @@ def rate_limit(app, next_middleware) -> Response:
                 _run(charge)
         return _with_usage(response, charge.usage)
     finally:
+        _parsed.reset(parsed_token)
         _charge.reset(token)
 
 

@@ -8,7 +8,6 @@ events/ are the files `sam local invoke SpotApiFunction -e ...` takes.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from castle.orders import PlaceOrder, Side
 from matching_container.engine import bootstrap as engine_bootstrap
 from matching_container.marketdata import Projector
 from matching_container.settings import EngineSettings
+from tests.lambda_context import FakeLambdaContext
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SYMBOL = "BTCUSDT"
@@ -27,19 +27,6 @@ MINUTE = 60_000
 BUY, SELL = Side.BUY, Side.SELL
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "SpotApiFunction"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:SpotApiFunction"
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 10_000
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from castle.adapters.dynamo_ledger import DynamoLedger, DynamoLedgerTotals
 from castle.ledger import fund
 from castle_cli import main as cli
 from functions.admin_api import app as admin_app
-from tests.unit.test_spot_api_handler import FakeLambdaContext
+from tests.lambda_context import FakeLambdaContext
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 TABLE = "castle-balances"

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -18,7 +20,12 @@ from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 from yarl import URL
 
+from functions.spot_api import app as spot_app
 from local.edge import EdgeConfig, EdgeServer, create_app
+from tests.lambda_context import FakeLambdaContext
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+STAGE = "/_aws/execute-api/castlerest/v1"  # the REST API's stage, as ministack serves it
 
 
 @dataclass
@@ -32,6 +39,15 @@ class Upstream:
     ws_headers: list[dict] = field(default_factory=list)
 
 
+def spot_lambda(path: str) -> web.Response:
+    """What the spot Lambda answers a GET of `path` (its own routes, as API Gateway hands them on)."""
+    event = json.loads((EVENTS / "spot_openapi.json").read_text())
+    event["path"] = event["resource"] = event["requestContext"]["resourcePath"] = path
+    answer = spot_app.lambda_handler(event, FakeLambdaContext())
+    headers = {k: v[-1] for k, v in answer["multiValueHeaders"].items()}
+    return web.Response(status=answer["statusCode"], text=answer["body"], headers=headers)
+
+
 def fake_rest(seen: Upstream) -> web.Application:
     async def record(request: web.Request) -> web.Response:
         seen.requests.append(
@@ -42,6 +58,8 @@ def fake_rest(seen: Upstream) -> web.Application:
                 "headers": dict(request.headers),
             }
         )
+        if request.path == f"{STAGE}/openapi.json":
+            return spot_lambda("/openapi.json")
         if request.path.endswith("/teapot"):
             return web.json_response(
                 {"code": -1121, "msg": "Invalid symbol."}, status=400, headers={"X-Mbx-Used-Weight": "7"}
@@ -87,7 +105,7 @@ def fake_ws(seen: Upstream) -> web.Application:
 async def world(health=None, max_body_bytes: int = 1 << 20, rest_up: bool = True, **edge) -> AsyncIterator:
     seen = Upstream()
     async with TestServer(fake_rest(seen)) as rest, TestServer(fake_ws(seen)) as wsapi:
-        rest_url = str(rest.make_url("/_aws/execute-api/castlerest/v1"))
+        rest_url = str(rest.make_url(STAGE))
         if not rest_up:
             rest_url = "http://127.0.0.1:9/_aws/execute-api/castlerest/v1"  # the discard port: refused
         ws_url = str(wsapi.make_url("")).rstrip("/").replace("http://", "ws://")
@@ -281,6 +299,16 @@ def test_openapi_is_3_1_with_the_spot_paths():
             assert doc["openapi"].startswith("3.1")
             assert {"/api/v3/ping", "/api/v3/time", "/api/v3/exchangeInfo"} <= set(doc["paths"])
             assert doc["info"]["title"] == "Castle"
+
+    run(scenario())
+
+
+def test_openapi_is_the_rest_apis_own_document_passed_through():
+    async def scenario():
+        async with world() as (seen, edge, client):
+            async with client.get(edge.make_url("/openapi.json")) as r:
+                assert r.status == 200 and r.content_type == "application/json"
+            assert [q["raw_path"] for q in seen.requests] == [f"{STAGE}/openapi.json"]
 
     run(scenario())
 

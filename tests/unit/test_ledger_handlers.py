@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from castle.adapters.bootstrap import adapters
+from tests.lambda_context import FakeLambdaContext
 from tests.tables import moto_tables
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
+CONTEXT = FakeLambdaContext("LedgerFunction")
 TABLE = "castle-balances"
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "LedgerFunction"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:LedgerFunction"
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 10_000
 
 
 @pytest.fixture
@@ -45,21 +33,21 @@ def event(name: str) -> dict:
 
 def test_totals_count_an_inserted_entry(table):
     app = load("ledger_totals")
-    assert app.lambda_handler(event("ledger_totals_entry_insert"), FakeLambdaContext()) == {"counted": 1, "repeated": 0}
+    assert app.lambda_handler(event("ledger_totals_entry_insert"), CONTEXT) == {"counted": 1, "repeated": 0}
     assert adapters().ledger_totals.totals() == {"USDT": 100 * 10**8}
 
 
 def test_totals_ignore_a_redelivered_record(table):
     app = load("ledger_totals")
-    app.lambda_handler(event("ledger_totals_entry_insert"), FakeLambdaContext())
-    assert app.lambda_handler(event("ledger_totals_entry_insert"), FakeLambdaContext()) == {"counted": 0, "repeated": 1}
+    app.lambda_handler(event("ledger_totals_entry_insert"), CONTEXT)
+    assert app.lambda_handler(event("ledger_totals_entry_insert"), CONTEXT) == {"counted": 0, "repeated": 1}
 
 
 def test_totals_ignore_records_that_are_not_new_entries(table):
     app = load("ledger_totals")
     record = event("ledger_totals_entry_insert")
     record["Records"][0]["eventName"] = "MODIFY"
-    assert app.lambda_handler(record, FakeLambdaContext()) == {"counted": 0, "repeated": 0}
+    assert app.lambda_handler(record, CONTEXT) == {"counted": 0, "repeated": 0}
 
 
 def test_fault_hook_fails_once_only_when_enabled(table, monkeypatch):
@@ -68,8 +56,8 @@ def test_fault_hook_fails_once_only_when_enabled(table, monkeypatch):
     record = event("ledger_totals_entry_insert")
     record["Records"][0]["dynamodb"]["NewImage"]["PK"]["S"] = "ENTRY#fault-once:1"
     with pytest.raises(app.InjectedFault):
-        app.lambda_handler(record, FakeLambdaContext())
-    assert app.lambda_handler(record, FakeLambdaContext()) == {"counted": 1, "repeated": 0}
+        app.lambda_handler(record, CONTEXT)
+    assert app.lambda_handler(record, CONTEXT) == {"counted": 1, "repeated": 0}
 
 
 def test_audit_of_a_balanced_ledger_is_recorded_as_balanced(table):
@@ -78,9 +66,9 @@ def test_audit_of_a_balanced_ledger_is_recorded_as_balanced(table):
     from castle.ledger import fund
 
     DynamoLedger(table, TABLE).apply(fund("fund:example-1", "7", "USDT", 100 * 10**8, 1))
-    totals_app.lambda_handler(event("ledger_totals_entry_insert"), FakeLambdaContext())
+    totals_app.lambda_handler(event("ledger_totals_entry_insert"), CONTEXT)
     audit_app = load("ledger_audit")
-    assert audit_app.lambda_handler(event("ledger_audit_schedule"), FakeLambdaContext()) == {"balanced": True, "assets": 1}
+    assert audit_app.lambda_handler(event("ledger_audit_schedule"), CONTEXT) == {"balanced": True, "assets": 1}
     assert adapters().ledger_totals.latest_audit()["balanced"] is True
 
 
@@ -89,6 +77,6 @@ def test_audit_flags_stream_totals_that_disagree_with_the_balances(table):
     from castle.ledger import fund
 
     DynamoLedger(table, TABLE).apply(fund("fund:example-1", "7", "USDT", 100, 1))
-    load("ledger_totals").lambda_handler(event("ledger_totals_entry_insert"), FakeLambdaContext())
+    load("ledger_totals").lambda_handler(event("ledger_totals_entry_insert"), CONTEXT)
     audit_app = load("ledger_audit")
-    assert audit_app.lambda_handler(event("ledger_audit_schedule"), FakeLambdaContext())["balanced"] is False
+    assert audit_app.lambda_handler(event("ledger_audit_schedule"), CONTEXT)["balanced"] is False

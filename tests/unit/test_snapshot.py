@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import random
+from pathlib import Path
 
+import castle.snapshot
 from castle.codec import event_to_dict
+from castle.events import StopTriggered
 from castle.matching import MatchingEngine
 from castle.orders import CancelOrder, OrderType, PlaceOrder, Side, TimeInForce
 from castle.snapshot import restore, take_snapshot
@@ -89,3 +93,25 @@ def test_snapshot_of_another_symbol_is_refused():
     except ValueError:
         return
     raise AssertionError("restore accepted a snapshot of another symbol")
+
+
+def test_a_restored_engine_triggers_stops_at_one_price_in_the_order_they_were_placed():
+    engine = MatchingEngine(SYMBOL)
+    engine.submit(PlaceOrder(1, 1, Side.SELL, price=P, qty=100, ts=1))
+    engine.submit(PlaceOrder(2, 2, Side.BUY, price=P, qty=100, ts=2))
+    stop = dict(type=OrderType.STOP_LOSS_LIMIT, price=P + 10, stop_price=P + 10, qty=100, tif=TimeInForce.GTC)
+    for oid in (9, 5, 7):  # placed in this order; the ids say nothing of it
+        engine.submit(PlaceOrder(oid, 3, Side.BUY, ts=oid, **stop))
+    restored = restore(SYMBOL, json.loads(json.dumps(take_snapshot(engine))))
+    restored.submit(PlaceOrder(20, 1, Side.SELL, price=P + 10, qty=100, ts=30))
+    events = restored.submit(PlaceOrder(21, 2, Side.BUY, price=P + 10, qty=100, ts=31))
+    assert [e.order_id for e in events if isinstance(e, StopTriggered)] == [9, 5, 7]
+
+
+def test_snapshots_touch_no_private_field_or_method_of_the_engine():
+    """The engine keeps its own bookkeeping: a snapshot reads and restores it through public methods."""
+    tree = ast.parse(Path(castle.snapshot.__file__).read_text())
+    private = sorted(
+        {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr.startswith("_") and not n.attr.endswith("__")}
+    )
+    assert private == []

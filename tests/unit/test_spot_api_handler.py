@@ -7,27 +7,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from functions.spot_api import app
+from tests.lambda_context import FakeLambdaContext
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "SpotApiFunction"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:SpotApiFunction"
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 10_000
 
 
 def invoke(fixture: str, **query: str) -> tuple[int, dict]:
@@ -101,3 +88,10 @@ def test_each_request_logs_one_structured_line(caplog):
     invoke("spot_ping")
     lines = [(r.getMessage(), r.status, r.path) for r in caplog.records if r.name == app.logger.name]
     assert lines == [("request", 200, "/api/v3/ping")]
+
+
+def test_the_openapi_document_is_3_1_and_lists_every_route_but_its_own():
+    status, doc = invoke("spot_openapi")
+    assert status == 200 and doc["openapi"].startswith("3.1") and doc["info"]["title"] == "Castle"
+    assert {"/api/v3/ping", "/api/v3/order", "/api/v3/account", "/api/v3/depth"} <= set(doc["paths"])
+    assert "/openapi.json" not in doc["paths"]

@@ -20,23 +20,12 @@ from castle.risk.withdrawals import OutcomeRecord, OutcomeResult, WithdrawalStat
 
 from functions.withdrawal_outcome import app as outcome_app
 from functions.withdrawal_risk import app as risk_app
+from tests.lambda_context import FakeLambdaContext
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
+CONTEXT = FakeLambdaContext("WithdrawalFunction", "5f1b7c3e-0000-4000-8000-000000000001")
 NOW = 1_767_225_600_000  # the fixtures' requestedAt
 HOME = "bc1qdemohome0000000000000000000000000000"
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "WithdrawalFunction"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:WithdrawalFunction"
-    aws_request_id: str = "5f1b7c3e-0000-4000-8000-000000000001"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 10_000
 
 
 @dataclass
@@ -94,11 +83,11 @@ def event(name: str, **changes) -> dict:
 
 
 def assess(body: dict) -> dict:
-    return risk_app.lambda_handler(body, FakeLambdaContext())
+    return risk_app.lambda_handler(body, CONTEXT)
 
 
 def record(body: dict) -> dict:
-    return outcome_app.lambda_handler(body, FakeLambdaContext())
+    return outcome_app.lambda_handler(body, CONTEXT)
 
 
 # -------------------------------------------------------------------- risk

@@ -262,10 +262,12 @@ def authenticate(
     now_ms: int,
     ed25519: Ed25519Verifier,
     signed: bool = True,
+    params: Mapping[str, str] | None = None,
 ) -> Caller:
     """Authenticate one request (see the module doc); raises a CastleError with Binance's code.
 
     `signed=False` is for USER_STREAM endpoints (listenKey), which need only the API key.
+    `params`: the request's `request_params`, when the caller already has them (one parse a request).
     """
     api_key = request.api_key
     if not api_key:
@@ -274,7 +276,8 @@ def authenticate(
     if key is None:
         raise errors.rejected_api_key()
     if signed:
-        params = request_params(request)
+        if params is None:
+            params = request_params(request)
         signature = params.get("signature")
         check_timing(params, now_ms)
         if not signature:

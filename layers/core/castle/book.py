@@ -153,6 +153,17 @@ class OrderBook:
         self._flushed_id = self.update_id
         return diff
 
+    @property
+    def flushed_id(self) -> int:
+        """The last update id the depth diffs covered (`take_diff`)."""
+        return self._flushed_id
+
+    def mark_flushed(self, update_id: int) -> None:
+        """Count the changes up to `update_id` as sent: a restored book's next diff follows the last one sent."""
+        self.bids.dirty.clear()
+        self.asks.dirty.clear()
+        self._flushed_id = update_id
+
     def orders(self) -> list[Order]:
         """Every live order, bids best-first then asks best-first, in queue order."""
         out: list[Order] = []

@@ -193,7 +193,7 @@ class MatchingEngine:
                     self._rest(resting_order(oid, account, side, price, qty, qty, 0, ts, client_id))
                     return
         elif order_type in STOP_TYPES:
-            self._park(cmd, seq)
+            self.park(cmd, seq)
             return
         self._execute(cmd, order_type, ts, seq, events, oid, account, side, price, qty)
 
@@ -495,6 +495,10 @@ class MatchingEngine:
         if order.client_id is not None:
             self.client_ids[(account, order.client_id)] = order.id
 
+    def rest(self, order: Order) -> None:
+        """Put an order at the back of its level's queue (a restored snapshot's, in queue order)."""
+        self._rest(order)
+
     def _forget(self, order: Order) -> None:
         """Drop a finished order from the indexes (its level was already updated)."""
         del self.orders[order.id]
@@ -526,9 +530,12 @@ class MatchingEngine:
         self._forget(order)
 
     # ----------------------------------------------------------------- stops
-    def _park(self, cmd: PlaceOrder, seq: int) -> None:
-        rises = (cmd.side is BUY) == (cmd.type in (STOP_LOSS, STOP_LOSS_LIMIT))
-        if rises:
+    def park(self, cmd: PlaceOrder, seq: int) -> None:
+        """Park a stop until the last price meets it; `seq` ranks it among stops met by the same trade.
+
+        The one bookkeeping of a parked stop: placing one, and restoring a snapshot's (snapshot.py).
+        """
+        if _rises(cmd):
             heappush(self._rise, (cmd.stop_price, seq, cmd.order_id))
         else:
             heappush(self._fall, (-cmd.stop_price, seq, cmd.order_id))
@@ -539,6 +546,11 @@ class MatchingEngine:
         self.algo_count[account] = self.algo_count.get(account, 0) + 1
         if cmd.client_order_id is not None:
             self.client_ids[(account, cmd.client_order_id)] = cmd.order_id
+
+    def trigger_queues(self) -> tuple[list, list]:
+        """The parked stops' live entries (key, seq, order id), rising then falling, in heap order."""
+        stops = self.stops
+        return [e for e in self._rise if e[2] in stops], [e for e in self._fall if e[2] in stops]
 
     def _trigger_stops(self, last: int) -> None:
         """Queue stops met by the last price: rising ones lowest first, falling ones highest first."""
@@ -668,6 +680,10 @@ def _best_key(side) -> int | None:
     return None
 
 
+def _rises(cmd: PlaceOrder) -> bool:
+    """Binance: a buy STOP_LOSS and a sell TAKE_PROFIT trigger when the price rises to the stop."""
+    return (cmd.side is BUY) == (cmd.type in (STOP_LOSS, STOP_LOSS_LIMIT))
+
+
 def _stop_is_met(cmd: PlaceOrder, last: int) -> bool:
-    rises = (cmd.side is BUY) == (cmd.type in (STOP_LOSS, STOP_LOSS_LIMIT))
-    return last >= cmd.stop_price if rises else last <= cmd.stop_price
+    return last >= cmd.stop_price if _rises(cmd) else last <= cmd.stop_price

@@ -9,8 +9,6 @@ counters. `state_hash()` of the restored engine equals the original's.
 
 from __future__ import annotations
 
-from heapq import heapify
-
 from castle.codec import command_from_dict, command_to_dict
 from castle.matching import MatchingEngine
 from castle.orders import Side, resting_order
@@ -22,21 +20,22 @@ FORMAT = 1
 
 def take_snapshot(engine: MatchingEngine) -> dict:
     book = engine.book
+    rise, fall = engine.trigger_queues()
     return {
         "format": FORMAT,
         "symbol": engine.symbol.name,
         "seq": engine.seq,
         "trade_id": engine.trade_id,
         "prevented_match_id": engine.prevented_match_id,
-        "flushed_update_id": book._flushed_id,
+        "flushed_update_id": book.flushed_id,
         # Queue order matters: orders are listed level by level, front of the queue first.
         "orders": [
             [o.id, o.account, o.side.value, o.price, o.qty, o.remaining, o.visible, o.iceberg, o.time, o.client_id]
             for o in book.orders()
         ],
         "stops": [command_to_dict(engine.stops[oid]) for oid in sorted(engine.stops)],
-        "rise": [list(entry) for entry in engine._rise if entry[2] in engine.stops],
-        "fall": [list(entry) for entry in engine._fall if entry[2] in engine.stops],
+        "rise": [list(entry) for entry in rise],
+        "fall": [list(entry) for entry in fall],
         "avg_price": engine.avg_price.to_dict(),
     }
 
@@ -47,26 +46,17 @@ def restore(symbol: Symbol, data: dict) -> MatchingEngine:
     engine = MatchingEngine(symbol)
     engine.seq = data["seq"]
     engine.book.update_id = data["seq"]
-    engine.book._flushed_id = data["flushed_update_id"]
     engine.trade_id = data["trade_id"]
     engine.prevented_match_id = data["prevented_match_id"]
     for oid, account, side, price, qty, remaining, visible, iceberg, time, client_id in data["orders"]:
         order = resting_order(oid, account, Side(side), price, qty, remaining, iceberg, time, client_id)
         order.visible = visible
-        engine._rest(order)
-    engine.book.bids.dirty.clear()
-    engine.book.asks.dirty.clear()
+        engine.rest(order)
+    engine.book.mark_flushed(data["flushed_update_id"])
+    # Each stop goes back with the seq it was parked with: that is its rank among stops one trade meets.
+    parked_at = {oid: seq for _, seq, oid in data["rise"] + data["fall"]}
     for raw in data["stops"]:
         cmd = command_from_dict(raw)
-        engine.stops[cmd.order_id] = cmd
-        account = cmd.account
-        engine.open_count[account] = engine.open_count.get(account, 0) + 1
-        engine.algo_count[account] = engine.algo_count.get(account, 0) + 1
-        if cmd.client_order_id is not None:
-            engine.client_ids[(account, cmd.client_order_id)] = cmd.order_id
-    engine._rise = [tuple(e) for e in data["rise"]]
-    engine._fall = [tuple(e) for e in data["fall"]]
-    heapify(engine._rise)
-    heapify(engine._fall)
+        engine.park(cmd, parked_at[cmd.order_id])
     engine.avg_price = AveragePrice.from_dict(data["avg_price"])
     return engine

@@ -98,6 +98,25 @@ class Adapters:
         return DynamoAccounts(self.settings.accounts_table, envelope)
 
     @cached_property
+    def api_keys(self):
+        """API keys, each unsealed once per 30 s per warm worker (castle.adapters.dynamo_accounts.CachedApiKeys)."""
+        from castle.adapters.dynamo_accounts import CachedApiKeys
+
+        return CachedApiKeys(self.accounts, now_ms)
+
+    @cached_property
+    def ed25519(self):
+        from castle.adapters.ed25519 import CryptographyEd25519
+
+        return CryptographyEd25519()
+
+    @cached_property
+    def rate_limiter(self):
+        from castle.adapters.redis_ratelimit import RedisRateLimiter
+
+        return RedisRateLimiter(self.request_redis)
+
+    @cached_property
     def profiles(self):
         """Account profiles only (no key can be unsealed): what settlement needs for fees."""
         from castle.adapters.dynamo_accounts import DynamoAccounts

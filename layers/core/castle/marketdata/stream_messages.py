@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from castle.book import DepthSnapshot
 from castle.marketdata.intervals import close_time
 from castle.marketdata.projection import AggTrade, Kline, Trade
-from castle.marketdata.views import DayStats, percent, price_of_fraction
+from castle.marketdata.views import DayStats, agg_trade_json, percent, price_of_fraction
 from castle.symbols import Symbol
 
 Level = tuple[int, int]
@@ -136,20 +136,8 @@ def trade(symbol: Symbol, t: Trade, event_time: int) -> dict:
 
 
 def agg_trade(symbol: Symbol, a: AggTrade, event_time: int) -> dict:
-    """`<symbol>@aggTrade`."""
-    return {
-        "e": "aggTrade",
-        "E": event_time,
-        "s": symbol.name,
-        "a": a.id,
-        "p": symbol.format_price(a.price),
-        "q": symbol.format_qty(a.qty),
-        "f": a.first_id,
-        "l": a.last_id,
-        "T": a.time,
-        "m": a.buyer_maker,
-        "M": True,
-    }
+    """`<symbol>@aggTrade`: `/api/v3/aggTrades`' row, as the event of one symbol."""
+    return {"e": "aggTrade", "E": event_time, "s": symbol.name, **agg_trade_json(symbol, a)}
 
 
 def kline(symbol: Symbol, interval: str, k: Kline, event_time: int, closed: bool) -> dict:

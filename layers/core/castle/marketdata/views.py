@@ -53,6 +53,7 @@ def trade_json(symbol: Symbol, t: Trade) -> dict:
 
 
 def agg_trade_json(symbol: Symbol, a: AggTrade) -> dict:
+    """`/api/v3/aggTrades`' row; the `<symbol>@aggTrade` stream sends the same after its e, E and s."""
     return {
         "a": a.id,
         "p": symbol.format_price(a.price),
@@ -209,13 +210,9 @@ def day_stats(minutes: Iterable[Kline], now: int, before: Kline | None = None, l
     return stats
 
 
-def ticker_mini(symbol: Symbol, s: DayStats) -> dict:
+def _window_tail(symbol: Symbol, s: DayStats) -> dict:
+    """What both 24h tickers end with, in Binance's order: the window's volume, bounds and trade ids."""
     return {
-        "symbol": symbol.name,
-        "openPrice": symbol.format_price(s.open),
-        "highPrice": symbol.format_price(s.high),
-        "lowPrice": symbol.format_price(s.low),
-        "lastPrice": symbol.format_price(s.last),
         "volume": symbol.format_qty(s.volume),
         "quoteVolume": symbol.format_quote(s.quote),
         "openTime": s.open_time,
@@ -223,6 +220,17 @@ def ticker_mini(symbol: Symbol, s: DayStats) -> dict:
         "firstId": s.first_id,
         "lastId": s.last_id,
         "count": s.count,
+    }
+
+
+def ticker_mini(symbol: Symbol, s: DayStats) -> dict:
+    return {
+        "symbol": symbol.name,
+        "openPrice": symbol.format_price(s.open),
+        "highPrice": symbol.format_price(s.high),
+        "lowPrice": symbol.format_price(s.low),
+        "lastPrice": symbol.format_price(s.last),
+        **_window_tail(symbol, s),
     }
 
 
@@ -244,13 +252,7 @@ def ticker_full(symbol: Symbol, s: DayStats, bid: tuple[int, int] | None, ask: t
         "openPrice": symbol.format_price(s.open),
         "highPrice": symbol.format_price(s.high),
         "lowPrice": symbol.format_price(s.low),
-        "volume": symbol.format_qty(s.volume),
-        "quoteVolume": symbol.format_quote(s.quote),
-        "openTime": s.open_time,
-        "closeTime": s.close_time,
-        "firstId": s.first_id,
-        "lastId": s.last_id,
-        "count": s.count,
+        **_window_tail(symbol, s),
     }
 
 
