@@ -5,7 +5,9 @@ MULTI can touch them together on Redis Cluster (ElastiCache cluster mode):
 
     castle:{BTCUSDT}:cmd            stream  commands (the journal), field `cmd` (+ `reply_to`)
     castle:{BTCUSDT}:cmd:trimmed    string  the journal was trimmed before this entry id
-    castle:{BTCUSDT}:events         stream  engine events: `seq`, `command_id`, `type`, `event` (JSON)
+    castle:{BTCUSDT}:events         stream  engine events: `seq`, `command_id`, `type`, `event` (JSON),
+                                            and `top` ([bid, ask], JSON) on a command's last event when it
+                                            changed the best bid or ask
     castle:{BTCUSDT}:engine         hash    checkpoint: `last_command_id`, `seq`
     castle:{BTCUSDT}:depth:bids     zset    member "<ticks>:<lots>", score ticks
     castle:{BTCUSDT}:depth:asks     zset    (same)
@@ -199,16 +201,17 @@ class RedisEventLog:
         pipe = self.client.pipeline(transaction=True)
         stream = events_key(symbol)
         for outcome in batch.outcomes:
-            for event in outcome.events:
-                pipe.xadd(
-                    stream,
-                    {
-                        "seq": outcome.seq,
-                        "command_id": outcome.command_id,
-                        "type": event["type"],
-                        "event": json.dumps(event, separators=COMPACT),
-                    },
-                )
+            last = len(outcome.events) - 1
+            for i, event in enumerate(outcome.events):
+                fields = {
+                    "seq": outcome.seq,
+                    "command_id": outcome.command_id,
+                    "type": event["type"],
+                    "event": json.dumps(event, separators=COMPACT),
+                }
+                if i == last and outcome.top is not None:
+                    fields["top"] = json.dumps(outcome.top, separators=COMPACT)  # the command's new book top
+                pipe.xadd(stream, fields)
             if outcome.reply_to:
                 pipe.lpush(outcome.reply_to, json.dumps(outcome.reply(), separators=COMPACT))
                 pipe.expire(outcome.reply_to, self.reply_ttl_s)
