@@ -46,7 +46,7 @@ import redis.asyncio as aioredis
 from aiohttp import WSMsgType, web
 
 from castle import streams
-from castle.adapters.redis_frames import USER_PREFIX, market_channel, user_channel
+from castle.adapters.redis_keys import GATEWAY_CONTROL, USER_CHANNEL_PREFIX, market_channel, user_channel, ws_connects_key
 from castle.adapters.redis_listen_keys import RedisListenKeys
 from castle.marketdata import stream_messages as msg
 from castle.symbols import default_symbols
@@ -56,7 +56,7 @@ from matching_container.settings import EngineSettings
 log = logging.getLogger("castle.gateway")
 VIEWER_HEADER = "X-Viewer-Address"  # set by CloudFront's viewer-request function, and by the local edge
 ORIGIN_HEADER = "X-Castle-Origin"  # CloudFront's origin header: the viewer address is CloudFront's word
-CONTROL = "castle:gateway:control"  # subscribed from the start: redis-py reads only once something is
+CONTROL = GATEWAY_CONTROL  # subscribed from the start: redis-py reads only once something is
 SLOW_CONSUMER = (1008, "slow consumer: send buffer overflow")
 TOO_MANY_MESSAGES = (1008, "too many messages")
 REFUSED = {"code": 2, "msg": "Invalid request: connection refused"}
@@ -138,7 +138,7 @@ class Client:
             self.push(first + b"".join(held or ()))
 
     def streams(self) -> tuple[str, ...]:
-        return tuple(name for channel, name in self.channels.items() if not channel.startswith(USER_PREFIX))
+        return tuple(name for channel, name in self.channels.items() if not channel.startswith(USER_CHANNEL_PREFIX))
 
     def push(self, frame: bytes) -> None:
         """Write whole frames: frames never interleave, and aiohttp's own (pings, close) go between them."""
@@ -380,7 +380,7 @@ class Gateway:
         limit = streams.CONNECTS_PER_IP
         address = client_address(request, self.config.origin_secret)
         window = limit.window(int(time.time() * 1000))
-        key = f"castle:ws:connects:{{{address}}}:{window}"
+        key = ws_connects_key(address, window)
         pipe = self.redis.pipeline(transaction=False)
         pipe.incr(key)
         pipe.expireat(key, limit.expires_at(window))

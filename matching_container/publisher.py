@@ -3,7 +3,7 @@
 Engine output in, Binance's stream messages out, each encoded once onto the
 frame bus (see the end of this docstring):
 
-- trades, aggTrades and klines: a consumer group (`publisher`) on every
+- trades, aggTrades and klines: a consumer group (`publisher`, castle.adapters.redis_consumer) on every
   symbol's events stream, through castle.marketdata's projection (the same code
   as the REST projector, so ids and candles agree). Its state is stored with
   the XACK in one MULTI: after kill -9 it resumes from its group position, and
@@ -55,9 +55,19 @@ from collections.abc import Callable, Iterable, Mapping
 import redis
 
 from castle import user_data
-from castle.adapters.redis_frames import RedisFrameBus, market_channel, user_channel
+from castle.adapters.redis_consumer import RedisConsumer
+from castle.adapters.redis_frames import RedisFrameBus
+from castle.adapters.redis_keys import (
+    WALLET_SHARD,
+    depth_update_id_key,
+    events_key,
+    market_channel,
+    publisher_state_key,
+    user_channel,
+    user_data_key,
+)
 from castle.adapters.redis_marketdata import RedisMarketDataReader
-from castle.adapters.redis_streams import WALLET_SHARD, RedisBookMirror, connect, events_key, user_data_key
+from castle.adapters.redis_streams import RedisBookMirror, connect
 from castle.marketdata import stream_messages as msg
 from castle.marketdata import views
 from castle.marketdata.intervals import INTERVALS, close_time
@@ -71,10 +81,6 @@ GROUP = "publisher"
 STALE_MS = 5_000  # a restart re-reads entries; older ones are history, not news
 FULL_BOOK = 1_000_000
 COMPACT = (",", ":")
-
-
-def state_key(symbol: str) -> str:
-    return f"castle:{{{symbol}}}:publisher:state"
 
 
 class Routes:
@@ -113,14 +119,16 @@ class Publisher:
         self.outbox: list[tuple[str, str]] = []  # (channel, frame), published at the end of each step
         self.balances = balances  # account -> asset -> (free, locked), for outboundAccountPosition
         self.clock = clock
-        self.consumer = consumer
         self.block_ms = block_ms
-        self.count = count
         self.mirror = RedisBookMirror(client)
-        self.reader = RedisMarketDataReader(client)
+        self.market = RedisMarketDataReader(client)
         self.symbols = {s.name: s for s in symbols}
         self.symbol_of = {events_key(s): s for s in self.symbols}
         self.user_keys = [user_data_key(s) for s in self.symbols] + [user_data_key(WALLET_SHARD)]
+        # The events from their start (the projection's state says what was sent); user data from the group's
+        # creation on: before the publisher's first start, no one can have listened.
+        starts = dict.fromkeys(self.symbol_of, "0") | dict.fromkeys(self.user_keys, "$")
+        self.reader = RedisConsumer(client, GROUP, consumer, starts, count=count)
         self.feeds: dict[str, SymbolFeed] = {}
         self.routes = Routes()
         self.next_fast = 0.0
@@ -149,24 +157,12 @@ class Publisher:
 
     # -------------------------------------------------------------- events
     def recover(self) -> None:
-        for key, name in self.symbol_of.items():
-            try:
-                self.client.xgroup_create(key, GROUP, id="0", mkstream=True)
-            except redis.ResponseError as e:
-                if "BUSYGROUP" not in str(e):
-                    raise
-            raw = self.client.get(state_key(name))
+        self.reader.create_groups()
+        for name in self.symbol_of.values():
+            raw = self.client.get(publisher_state_key(name))
             state = ProjectionState() if raw is None else ProjectionState.from_dict(json.loads(raw))
             self.feeds[name] = SymbolFeed(self.symbols[name], state)
-            self.client.xautoclaim(key, GROUP, self.consumer, 0, "0-0", count=self.count)
-        for key in self.user_keys:
-            # From now on: before the publisher's first start, no one can have listened.
-            try:
-                self.client.xgroup_create(key, GROUP, id="$", mkstream=True)
-            except redis.ResponseError as e:
-                if "BUSYGROUP" not in str(e):
-                    raise
-            self.client.xautoclaim(key, GROUP, self.consumer, 0, "0-0", count=self.count)
+        self.reader.reclaim()
         for feed in self.feeds.values():  # the replicas start from the book as it is now: the next change is news
             book = self.mirror.depth(feed.symbol.name, FULL_BOOK)
             feed.fast.advance(book)
@@ -176,19 +172,17 @@ class Publisher:
         log.info("recovered: %s", ", ".join(f"{s}@{f.projection.state.cursor}" for s, f in self.feeds.items()))
 
     def _read(self, position: str, block: int | None) -> int:
-        keys = {k: position for k in self.symbol_of} | {k: position for k in self.user_keys}
-        reply = self.client.xreadgroup(GROUP, self.consumer, keys, count=self.count, block=block)
-        if any(entries for _, entries in reply or ()):
+        """One read: this consumer's pending entries (`position` "0") or new ones (">")."""
+        batches = self.reader.read(pending=position == "0", block_ms=block)
+        if batches:
             self.refresh_routes()
         handled = 0
-        for key, entries in reply or ():
-            if not entries:
-                continue
-            if key in self.symbol_of:
-                self.apply(self.symbol_of[key], entries)
+        for batch in batches:
+            if batch.stream in self.symbol_of:
+                self.apply(self.symbol_of[batch.stream], batch.entries)
             else:
-                self.apply_user_data(key, entries)
-            handled += len(entries)
+                self.apply_user_data(batch.stream, batch.entries)
+            handled += len(batch.entries)
         return handled
 
     def apply_user_data(self, key: str, entries: list) -> None:
@@ -219,7 +213,7 @@ class Publisher:
                 log.exception("could not read the balances of account %s", account)
                 continue
             self.emit_user(account, position)
-        self.client.xack(key, GROUP, *[e[0] for e in entries])
+        self.reader.commit(key, [e[0] for e in entries])
 
     def apply(self, name: str, entries: list) -> None:
         feed = self.feeds[name]
@@ -237,10 +231,9 @@ class Publisher:
                 continue
             projection.apply(entry_id, event)
         changes = projection.take_changes()
-        pipe = self.client.pipeline(transaction=True)
-        pipe.set(state_key(name), json.dumps(projection.state.to_dict(), separators=COMPACT))
-        pipe.xack(events_key(name), GROUP, *[e[0] for e in entries])
-        pipe.execute()
+        state = json.dumps(projection.state.to_dict(), separators=COMPACT)
+        self.reader.commit(events_key(name), [e[0] for e in entries],
+                           lambda pipe: pipe.set(publisher_state_key(name), state))
         now = self.now_ms()
         fresh_from = now - STALE_MS
         if parse_entry_id(entries[-1][0])[0] < fresh_from:
@@ -264,7 +257,7 @@ class Publisher:
         now = self.now_ms()
         moved: list[tuple[SymbolFeed, msg.BookReplica, tuple | None, str]] = []
         for feed in self.feeds.values():
-            last = int(self.client.get(f"castle:{{{feed.symbol.name}}}:depth:lastUpdateId") or 0)
+            last = int(self.client.get(depth_update_id_key(feed.symbol.name)) or 0)
             replicas = [(feed.fast, "@100ms")] + ([(feed.slow, "")] if slow else [])
             behind = [(r, speed) for r, speed in replicas if last > r.last_update_id]
             if not behind:
@@ -300,8 +293,8 @@ class Publisher:
             if not (want_all or self.routes.any((f"{p}@miniTicker", f"{p}@ticker"))):
                 continue
             opened, _ = views.ticker_window(now)
-            minutes, before = self.reader.klines(feed.symbol.name, "1m", opened, now)
-            stats = views.day_stats(minutes, now, before, self.reader.last_trade(feed.symbol.name))
+            minutes, before = self.market.klines(feed.symbol.name, "1m", opened, now)
+            stats = views.day_stats(minutes, now, before, self.market.last_trade(feed.symbol.name))
             key = (stats.last_id, stats.count, stats.open, stats.volume)
             if key == feed.ticker_sent:
                 continue
@@ -309,7 +302,7 @@ class Publisher:
             mini = msg.mini_ticker(feed.symbol, stats, now)
             minis.append(mini)
             self.emit(f"{p}@miniTicker", mini)
-            bid, ask = feed.fast.top() if feed.fast.loaded else self.reader.book_top(feed.symbol.name)
+            bid, ask = feed.fast.top() if feed.fast.loaded else self.market.book_top(feed.symbol.name)
             self.emit(f"{p}@ticker", msg.ticker(feed.symbol, stats, bid, ask, now))
         if minis:
             self.emit("!miniTicker@arr", minis)
