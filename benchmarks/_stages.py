@@ -73,6 +73,7 @@ def stage_breakdown(probe: Account, redis_url: str, iterations: int) -> dict:
     from castle.adapters.bootstrap import adapters
     from castle.adapters.dynamo_accounts import CachedApiKeys
     from castle.adapters.ed25519 import CryptographyEd25519
+    from castle.adapters import redis_keys
     from castle.adapters.redis_ratelimit import RedisRateLimiter
     from castle.adapters.redis_streams import COMPACT
     from castle.order_entry import parse_new_order
@@ -100,7 +101,7 @@ def stage_breakdown(probe: Account, redis_url: str, iterations: int) -> dict:
     headers, body = _signed_event(probe, params)
     request = auth.SignedRequest(query=[], body=body, headers=headers, client_ip="127.250.0.1")
     auth.authenticate(request, auth.Permission.TRADE, keys, now_ms(), verifier)  # the key, cached as when warm
-    scratch = f"castle:bench:{os.getpid()}:xadd"
+    scratch = redis_keys.bench_scratch_key(os.getpid())
     command = json.dumps({"t": "NewOrder", "pad": "x" * 200}, separators=COMPACT)  # a command's size
     for _ in range(iterations):
         headers, body = _signed_event(probe, params)

@@ -10,9 +10,11 @@ stream gateway, as behind AWS's load balancer) and client count in `--md-clients
    spread over `--md-processes` asyncio processes;
 2. places crossing orders through the edge at `--md-rate` orders/s for
    `--md-seconds` (after a warm-up), stamping each REST ack (`_wsclients`);
-3. measures, at every client, each trade from the ack of the taker that caused
-   it (its price names it), each depth diff's levels from the ack of the order
-   that changed them, loss and order (trade ids contiguous, depth U/u chained),
+3. measures, at every client, each trade from the engine's commit of it (its
+   id in the event log: Redis's clock, the machine's one clock, as the
+   clients' receipt stamps), each depth diff's levels from the engine's commit
+   of the order that changed them, loss and order (trade ids contiguous, depth
+   U/u chained),
    and the CPU of the publisher, the stream gateway, the edge and ministack
    (REST orders still go through its API Gateway and Lambda);
 4. splits one message's time into stages: the stack's own timestamps (T, the
@@ -40,13 +42,14 @@ from benchmarks._loadgen import SYMBOL, Spec, percentiles, run_load
 from benchmarks._stages import CpuMeter
 from benchmarks._wsclients import CLOCK, STREAMS, ClientsSpec, FeedSpec, clients, order_feed
 from benchmarks.e2e import _commit, create_accounts, start_cloud
+from castle.adapters.redis_keys import market_channel
 
 NAME = "market_data"
 TARGET_P99_MS = 50.0
 TARGET_CLIENTS = 200
 MINISTACK = "ministack (API Gateway REST, Lambda, DynamoDB)"
 EDGE = "edge (benchmark process)"
-PROBE_CHANNEL = "castle:ws:btcusdt@trade"  # castle.adapters.redis_frames.market_channel("btcusdt@trade")
+PROBE_CHANNEL = market_channel("btcusdt@trade")
 
 
 def add_arguments(parser) -> None:
@@ -148,7 +151,7 @@ def one_run(args, cloud, info, accounts, r: int, n: int, via: str) -> dict:
     procs, connected, connect_errors, connect_s = start_clients(ctx, queue, stop, counter, streams_at,
                                                                 args.md_processes, r, n)
     log(f"{connected}/{n} connected in {connect_s:.1f}s")
-    time.sleep(1.0)  # the publisher re-reads who listens every 100 ms
+    time.sleep(1.0)  # the connections settle before the probe
     probed = probe_bus(info.redis_url, counter, connected, args.md_probe_rounds, args.md_probe_burst)
     log(f"bus probe: {probed['reached']} of {connected * (args.md_probe_rounds + args.md_probe_burst)} frames "
         "reached the clients")
@@ -183,8 +186,9 @@ def one_run(args, cloud, info, accounts, r: int, n: int, via: str) -> dict:
     restarts = {c.name: c.restarts - restarts_before.get(c.name, 0) for c in cloud.supervisor.components
                 if c.restarts != restarts_before.get(c.name, 0)}
 
-    fills = fills_since(info.redis_url, int(feed_spec.start_at * 1000))
-    result = analyse(parts, fed["orders"], fills, feed_spec, args.md_seconds, window, n)
+    events = event_log_since(info.redis_url, int(feed_spec.start_at * 1000))
+    fills = events.fills
+    result = analyse(parts, fed["orders"], events, feed_spec, args.md_seconds, window, n)
     (t0, before), (t1, after) = samples
     result.update(cpu_figures(CpuMeter.delta(before, after, t1 - t0, result["messages"])))
     result["stages"] = stages(parts, fed["orders"], fills)
@@ -205,6 +209,8 @@ def one_run(args, cloud, info, accounts, r: int, n: int, via: str) -> dict:
         result["trades_never_delivered"] and f"{result['trades_never_delivered']} of the run's trades reached "
                                              "no client",
         restarts and f"components restarted: {restarts}",
+        any((result[k].get("min_ms") or 0) < 0 for k in ("ws_latency", "depth_latency"))
+        and "a negative latency: the clocks compared are not one clock",
     ) if f]
     log(f"{run_key(via, n)} clients: ws p50 {result['ws_p50_ms']} p99 {result['ws_p99_ms']} ms, {result['messages_per_s']} msg/s, "
         f"lost {result['lost']}, reordered {result['reordered']}, undelivered {result['undelivered_at_close']}, "
@@ -330,45 +336,58 @@ class Fill(NamedTuple):
     journal_ms: int  # the command's stream id: Redis's clock at the handler's XADD
 
 
-def fills_since(redis_url: str, start_ms: int) -> dict[int, Fill]:
-    """trade id -> the orders that made it, from the engine's event log (`castle:{SYMBOL}:events`)."""
+class EventLog(NamedTuple):
+    fills: dict[int, Fill]  # trade id -> the orders that made it
+    accepted_ms: dict[int, int]  # orderId -> the engine's commit of its acceptance (events stream id, ms)
+
+
+def event_log_since(redis_url: str, start_ms: int) -> EventLog:
+    """The run's trades and acceptances, from the engine's event log (`castle:{SYMBOL}:events`)."""
     import json
 
     import redis
 
+    from castle.adapters.redis_keys import events_key
+
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    out = {}
-    for entry_id, fields in client.xrange(f"castle:{{{SYMBOL}}}:events", min=str(start_ms), max="+"):
+    fills, accepted = {}, {}
+    for entry_id, fields in client.xrange(events_key(SYMBOL), min=str(start_ms), max="+"):
+        committed_ms = int(entry_id.split("-")[0])
         if fields.get("type") == "TradeExecuted":
             event = json.loads(fields["event"])
-            out[event["trade_id"]] = Fill(event["taker_order_id"], event["maker_order_id"],
-                                          int(entry_id.split("-")[0]), int(fields["command_id"].split("-")[0]))
-    return out
+            fills[event["trade_id"]] = Fill(event["taker_order_id"], event["maker_order_id"], committed_ms,
+                                            int(fields["command_id"].split("-")[0]))
+        elif fields.get("type") == "OrderAccepted":
+            accepted[json.loads(fields["event"])["order_id"]] = committed_ms
+    return EventLog(fills, accepted)
 
 
-def analyse(parts: list[dict], orders: list[dict], fills: dict[int, Fill], spec: FeedSpec, seconds: float,
+def analyse(parts: list[dict], orders: list[dict], event_log: EventLog, spec: FeedSpec, seconds: float,
             window: float, n: int) -> dict:
-    """Latency from the causing order's ack, throughput, and loss/order per client.
+    """Latency from the engine's commit of what a frame tells, throughput, and loss/order per client.
 
-    A trade's cause is its taker (trade id -> taker orderId from the engine's event log -> the ack of
-    that orderId). A depth level at P_k was added by maker k (qty > 0), or emptied by whichever taker
-    filled maker k (qty 0; from the event log too).
+    The clock both ends share: the event log's ids are Redis's clock (ms) when the engine committed, and the
+    clients stamp receipt with the same machine's clock (ns). A trade frame counts from its trade's commit;
+    a depth level at P_k from the commit of maker k's acceptance (qty > 0), or of the trade that emptied
+    it (qty 0). Only the measured window's orders count. The ack of the REST call is no start: it comes
+    after the commit, often after the frame (`stream_vs_rest_ack` shows by how much).
     """
+    fills = event_log.fills
     by_id = {o["orderId"]: o for o in orders if o["ok"]}
     makers = {o["pair"]: o for o in orders if o["role"] == "maker"}
-    taker_of_maker = {f.maker: by_id.get(f.taker) for f in fills.values()}
+    fill_of_maker = {f.maker: f for f in fills.values()}
     trade_info = {t: v for part in parts for t, v in part["trade_info"].items()}
     depth_info = {u: v for part in parts for u, v in part["depth_info"].items()}
     run_trades = {t for t, f in fills.items() if f.taker in by_id}
     all_u = sorted(depth_info)
     from_ns, to_ns = int(window * 1e9), int((window + seconds) * 1e9)
-    lat: dict[str, list[float]] = {"trade": [], "trade_from_send": [], "depth": [], "from_E": []}
+    lat: dict[str, list[float]] = {"trade": [], "trade_vs_ack": [], "trade_from_send": [], "depth": [],
+                                   "from_E": []}
     count = dict.fromkeys(("messages", "frames", "dropped", "trades_lost", "trades_late", "trades_reordered",
                            "depth_lost", "depth_late", "depth_reordered", "depth_resync_gaps"), 0)
 
-    def caused(order: dict | None, recv: int, into: str) -> None:
-        if order and order["measured"] and order["ok"]:
-            lat[into].append(ms(recv - order["ack_ns"]))
+    def measured(order: dict | None) -> bool:
+        return bool(order and order["measured"] and order["ok"])
 
     for part in parts:
         for trades, diffs, state in zip(part["trades"], part["diffs"], part["state"], strict=True):
@@ -382,8 +401,9 @@ def analyse(parts: list[dict], orders: list[dict], fills: dict[int, Fill], spec:
                 _, _, event_ms = trade_info[t]
                 lat["from_E"].append(ms(recv) - event_ms)
                 taker = by_id.get(fills[t].taker) if t in fills else None
-                caused(taker, recv, "trade")
-                if taker and taker["measured"] and taker["ok"]:
+                if measured(taker):
+                    lat["trade"].append(ms(recv) - fills[t].committed_ms)
+                    lat["trade_vs_ack"].append(ms(recv - taker["ack_ns"]))
                     lat["trade_from_send"].append(ms(recv - taker["sent_ns"]))
             late, lost = split_missing(run_trades - {t for t, _ in trades}, last)
             count["trades_late"] += late
@@ -402,9 +422,15 @@ def analyse(parts: list[dict], orders: list[dict], fills: dict[int, Fill], spec:
                 lat["from_E"].append(ms(recv) - event_ms)
                 for price, qty in asks + bids:
                     maker = makers.get(pair_of(spec, price))
-                    if maker and Decimal(qty) == 0:
-                        maker = taker_of_maker.get(maker["orderId"])
-                    caused(maker, recv, "depth")
+                    if not measured(maker):
+                        continue
+                    if Decimal(qty) == 0:
+                        fill = fill_of_maker.get(maker["orderId"])
+                        committed = fill.committed_ms if fill and measured(by_id.get(fill.taker)) else None
+                    else:
+                        committed = event_log.accepted_ms.get(maker["orderId"])
+                    if committed is not None:
+                        lat["depth"].append(ms(recv) - committed)
             late, lost = split_missing(set(all_u) - {u for _, u, _ in diffs}, prev_u)
             count["depth_late"] += late
             count["depth_lost"] += lost
@@ -413,12 +439,20 @@ def analyse(parts: list[dict], orders: list[dict], fills: dict[int, Fill], spec:
     offered = n * (len(run_trades) + len(all_u))
     return {
         "ws_p50_ms": trade_stats.get("p50_ms"), "ws_p99_ms": trade_stats.get("p99_ms"),
-        "ws_latency": {**trade_stats, "what": "trade frames at every client, from the REST ack of the taker that "
-                                              "caused the trade (trade id -> taker orderId, from the engine's event log)"},
+        "ws_latency": {**trade_stats, "min_ms": round(min(lat["trade"]), 3) if lat["trade"] else None,
+                       "what": "trade frames at every client: receipt (the client's clock) minus the trade's "
+                               "commit by the engine (its events stream id: Redis's clock; one machine, one "
+                               "clock). The id is whole ms, so each figure is up to 1 ms over, never under"},
         "ws_from_request_sent": percentiles(lat["trade_from_send"]),
-        "depth_latency": {**percentiles(lat["depth"]), "what": "each depth@100ms level change at every client, "
-                                                               "from the ack of the order that made it (maker: qty "
-                                                               "> 0, taker: qty 0); includes the 100 ms batching"},
+        "stream_vs_rest_ack": {**percentiles(lat["trade_vs_ack"]),
+                               "what": "not a latency: a trade frame's receipt minus the receipt of its taker's "
+                                       "REST ack, at the same client machine. Negative: the stream answered "
+                                       "before the REST call did (the ack comes back through the reply, Lambda, "
+                                       "API Gateway and the edge)"},
+        "depth_latency": {**percentiles(lat["depth"]), "min_ms": round(min(lat["depth"]), 3) if lat["depth"] else None,
+                          "what": "each depth@100ms level change at every client, from the engine's commit of "
+                                  "the order that made it (maker: qty > 0, its acceptance; qty 0, the trade that "
+                                  "emptied it); includes the 100 ms batching"},
         "publisher_E_to_client": {**percentiles(lat["from_E"]),
                                   "what": "receipt minus the frame's E (the publisher's ms clock when it built it)"},
         "messages_per_s": round(count["messages"] / seconds, 1), "messages": count["messages"],

@@ -13,6 +13,13 @@ call per frame per client, so a depth stream at 100 ms to a few hundred
 clients is thousands of calls a second. Here a frame is encoded once by the
 publisher, and written to each socket from memory.
 
+A subscription is answered only once it is live: the gateway waits for
+Redis's confirmation of the channel's SUBSCRIBE before it sends a SUBSCRIBE's
+answer, or a connect URL's 101. The publisher reads who listens after reading
+its input and before building messages, so every message produced after the
+answer reaches the client, the first connection after a start as the
+hundredth (frames that come before the 101 wait in the client, in order).
+
 A message becomes one WebSocket frame (its bytes built once, for all the
 clients of a shape: raw, or combined under a name) that is written to each
 client's socket as it is: the per-client cost is one write. What a client does
@@ -39,7 +46,7 @@ import redis.asyncio as aioredis
 from aiohttp import WSMsgType, web
 
 from castle import streams
-from castle.adapters.redis_frames import USER_PREFIX, market_channel, user_channel
+from castle.adapters.redis_keys import GATEWAY_CONTROL, USER_CHANNEL_PREFIX, market_channel, user_channel, ws_connects_key
 from castle.adapters.redis_listen_keys import RedisListenKeys
 from castle.marketdata import stream_messages as msg
 from castle.symbols import default_symbols
@@ -49,7 +56,7 @@ from matching_container.settings import EngineSettings
 log = logging.getLogger("castle.gateway")
 VIEWER_HEADER = "X-Viewer-Address"  # set by CloudFront's viewer-request function, and by the local edge
 ORIGIN_HEADER = "X-Castle-Origin"  # CloudFront's origin header: the viewer address is CloudFront's word
-CONTROL = "castle:gateway:control"  # subscribed from the start: redis-py reads only once something is
+CONTROL = GATEWAY_CONTROL  # subscribed from the start: redis-py reads only once something is
 SLOW_CONSUMER = (1008, "slow consumer: send buffer overflow")
 TOO_MANY_MESSAGES = (1008, "too many messages")
 REFUSED = {"code": 2, "msg": "Invalid request: connection refused"}
@@ -104,7 +111,8 @@ def text_frame(payload: bytes) -> bytes:
 class Client:
     """One connection: what it listens to, and the socket its frames are written to."""
 
-    __slots__ = ("ws", "transport", "limit", "combined", "channels", "user", "ending", "ended", "window", "messages")
+    __slots__ = ("ws", "transport", "limit", "combined", "channels", "user", "ending", "ended", "window", "messages",
+                 "held")
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, combined: bool, limit: int) -> None:
         self.ws = ws
@@ -116,13 +124,28 @@ class Client:
         self.ending = asyncio.Event()  # the gateway ends it, for the reason in `ended`
         self.ended: tuple[int, str] | None = None
         self.window, self.messages = -1, 0
+        self.held: list[bytes] | None = []  # frames heard before the handshake went out; None once it has
+
+    def hold(self) -> None:
+        """Keep frames back while a subscription is made: its answer goes out before them."""
+        if self.held is None:
+            self.held = []
+
+    def open(self, first: bytes = b"") -> None:
+        """The answer (the handshake, or `first`) went out: write what was heard meanwhile, then frames as they come."""
+        held, self.held = self.held, None
+        if first or held:
+            self.push(first + b"".join(held or ()))
 
     def streams(self) -> tuple[str, ...]:
-        return tuple(name for channel, name in self.channels.items() if not channel.startswith(USER_PREFIX))
+        return tuple(name for channel, name in self.channels.items() if not channel.startswith(USER_CHANNEL_PREFIX))
 
     def push(self, frame: bytes) -> None:
         """Write whole frames: frames never interleave, and aiohttp's own (pings, close) go between them."""
         if self.ended is not None:
+            return
+        if self.held is not None:
+            self.held.append(frame)
             return
         transport = self.transport
         if transport.is_closing():
@@ -152,19 +175,41 @@ class Client:
 class Hub:
     """Channel -> its clients, and the one Redis subscription per channel that feeds them."""
 
-    def __init__(self, pubsub) -> None:
+    def __init__(self, pubsub, confirm_timeout_s: float = 5.0) -> None:
         self.pubsub = pubsub
         self.listeners: dict[str, set[Client]] = {}
         self.clients: set[Client] = set()
         self.delivered = 0
+        self.confirm_timeout_s = confirm_timeout_s
+        # channel -> its SUBSCRIBEs sent and not yet confirmed, oldest first (Redis confirms in order).
+        self.unconfirmed: dict[str, list[asyncio.Future]] = {}
 
     async def join(self, client: Client, channel: str, name: str) -> None:
+        """Listen to a channel; returns once Redis has the subscription, so nothing published after is missed."""
         client.channels[channel] = name
         listeners = self.listeners.get(channel)
         if listeners is None:
             listeners = self.listeners[channel] = set()
+            confirmed = asyncio.get_running_loop().create_future()
+            self.unconfirmed.setdefault(channel, []).append(confirmed)
+            listeners.add(client)
             await self.pubsub.subscribe(channel)
+            await asyncio.wait_for(asyncio.shield(confirmed), self.confirm_timeout_s)
+            return
         listeners.add(client)
+        pending = self.unconfirmed.get(channel)
+        if pending:  # another client's SUBSCRIBE of it is on its way: live once that one is
+            await asyncio.wait_for(asyncio.shield(pending[-1]), self.confirm_timeout_s)
+
+    def confirmed(self, channel: str) -> None:
+        pending = self.unconfirmed.get(channel)
+        if not pending:
+            return
+        future = pending.pop(0)
+        if not pending:
+            del self.unconfirmed[channel]
+        if not future.done():
+            future.set_result(None)
 
     async def leave(self, client: Client, channel: str) -> None:
         client.channels.pop(channel, None)
@@ -210,14 +255,20 @@ class Hub:
     async def run(self, batch: int = 256) -> None:
         get = self.pubsub.get_message
         while True:
-            message = await get(ignore_subscribe_messages=True, timeout=1.0)
+            message = await get(timeout=1.0)
             messages = []
             while message is not None:
-                if message["type"] == "message":
+                kind = message["type"]
+                if kind == "message":
                     messages.append((message["channel"].decode(), message["data"]))
+                elif kind == "subscribe":
+                    if messages:  # what came before the confirmation goes out first, in order
+                        self.deliver(messages)
+                        messages = []
+                    self.confirmed(message["channel"].decode())
                 if len(messages) >= batch:
                     break
-                message = await get(ignore_subscribe_messages=True, timeout=0.0)  # what has already arrived
+                message = await get(timeout=0.0)  # what has already arrived
             if messages:
                 self.deliver(messages)
 
@@ -297,15 +348,25 @@ class Gateway:
                 return web.json_response(REFUSED, status=400)
         # No permessage-deflate: frames are written as built, once for every client.
         ws = web.WebSocketResponse(autoping=False, compress=False, max_msg_size=1 << 16)
-        await ws.prepare(request)
         client = Client(ws, request.transport, combined, self.config.buffer_limit)
         hub = self.hub
         hub.clients.add(client)
         try:
-            if listen_key is not None:
-                await self._open_user_stream(client, listen_key)
-            for name in names:
-                await hub.join(client, market_channel(name), name)
+            try:
+                # Subscribed before the 101: the connect is the answer, and what follows it is heard.
+                for name in names:
+                    await hub.join(client, market_channel(name), name)
+                if listen_key is not None:
+                    client.user = (listen_key, await self._account_of(listen_key))
+                    if client.user[1] >= 0:
+                        await hub.join(client, user_channel(client.user[1]), listen_key)
+            except (redis.RedisError, TimeoutError):
+                log.exception("could not subscribe a connection")
+                return web.json_response(UNAVAILABLE, status=503)
+            await ws.prepare(request)
+            client.open()
+            if client.user is not None and client.user[1] < 0:
+                self._tell_expired(client)
             await self._serve(client)
         except redis.RedisError:
             log.exception("lost Redis while serving a connection")
@@ -319,21 +380,17 @@ class Gateway:
         limit = streams.CONNECTS_PER_IP
         address = client_address(request, self.config.origin_secret)
         window = limit.window(int(time.time() * 1000))
-        key = f"castle:ws:connects:{{{address}}}:{window}"
+        key = ws_connects_key(address, window)
         pipe = self.redis.pipeline(transaction=False)
         pipe.incr(key)
         pipe.expireat(key, limit.expires_at(window))
         count, _ = await pipe.execute()
         return limit.exceeded(int(count))
 
-    async def _open_user_stream(self, client: Client, listen_key: str) -> None:
-        """A live key's account channel; a closed or expired one hears `listenKeyExpired` at once."""
+    async def _account_of(self, listen_key: str) -> int:
+        """A listenKey's account, or -1: a closed or expired key hears `listenKeyExpired` once connected."""
         account = await asyncio.to_thread(self.listen_keys.account_of, listen_key)
-        client.user = (listen_key, -1 if account is None else account)
-        if account is None:
-            self._tell_expired(client)
-        else:
-            await self.hub.join(client, user_channel(account), listen_key)
+        return -1 if account is None else account
 
     def _tell_expired(self, client: Client) -> None:
         listen_key = client.user[0]
@@ -398,10 +455,19 @@ class Gateway:
                 await self.hub.leave(client, market_channel(name))
             if answer.combined is not None:
                 client.combined = answer.combined
-        # The answer goes out before the first message of a new stream, as Binance's does.
-        client.send(answer.frame)
-        for name in answer.subscribe:
-            await self.hub.join(client, market_channel(name), name)
+        # The answer goes out once the new streams are live, and before their first message, as Binance's does.
+        frame = text_frame(json.dumps(answer.frame, separators=(",", ":")).encode())
+        if not answer.subscribe:
+            client.push(frame)
+            return
+        client.hold()
+        try:
+            for name in answer.subscribe:
+                await self.hub.join(client, market_channel(name), name)
+        except BaseException:
+            client.open()
+            raise
+        client.open(frame)
 
     async def _keep_alive(self, client: Client, heartbeat: streams.Heartbeat) -> None:
         loop = asyncio.get_running_loop()

@@ -1,7 +1,8 @@
 """The market-data projector: `python -m matching_container.marketdata`.
 
 Consumes each symbol's `castle:{SYMBOL}:events` with its own consumer group
-(`marketdata`), applies castle.marketdata's projection, and stores trades,
+(`marketdata`, through castle.adapters.redis_consumer), applies
+castle.marketdata's projection, and stores trades,
 aggTrades, klines and its own state with the XACK in one MULTI. So a crash at
 any point (kill -9 included) is harmless: on start it reclaims the group's
 pending entries, re-reads them, and the projection's cursor skips whatever a
@@ -19,8 +20,10 @@ from collections.abc import Iterable
 
 import redis
 
+from castle.adapters.redis_consumer import RedisConsumer
+from castle.adapters.redis_keys import events_key, shard_of
 from castle.adapters.redis_marketdata import RedisMarketDataStore
-from castle.adapters.redis_streams import connect, events_key
+from castle.adapters.redis_streams import connect
 from castle.marketdata.projection import MarketDataProjection
 from matching_container.process import run_process
 from matching_container.settings import EngineSettings
@@ -39,51 +42,37 @@ class Projector:
         count: int = 1000,
     ) -> None:
         self.client = client
-        self.store = RedisMarketDataStore(client, group)
-        self.group = group
-        self.consumer = consumer
+        self.store = RedisMarketDataStore(client)
         self.block_ms = block_ms
-        self.count = count
-        self.symbol_of = {events_key(s): s for s in symbols}
+        self.symbols = list(symbols)
+        # From the start of each stream: the projection is rebuilt from history.
+        self.reader = RedisConsumer(client, group, consumer, {events_key(s): "0" for s in self.symbols}, count=count)
         self.projections: dict[str, MarketDataProjection] = {}
 
     def recover(self) -> None:
         """Load each symbol's state, take over the group's pending entries, and apply them."""
-        for key, symbol in self.symbol_of.items():
-            self.store.ensure_group(symbol)
+        self.reader.create_groups()
+        for symbol in self.symbols:
             self.projections[symbol] = MarketDataProjection(self.store.load_state(symbol))
-            self._claim(key)
-        while self._read("0", block=None):  # our pending entries, oldest first
+        self.reader.reclaim()
+        while self._read(pending=True):  # our pending entries, oldest first
             pass
         log.info("recovered: %s", ", ".join(f"{s}@{p.state.cursor}" for s, p in self.projections.items()))
 
-    def _claim(self, key: str) -> None:
-        start = "0-0"
-        while True:
-            start, claimed, *_ = self.client.xautoclaim(key, self.group, self.consumer, 0, start, count=self.count)
-            if start in ("0-0", b"0-0") or not claimed:
-                return
-
     def step(self) -> int:
         """Apply one read of new entries; returns how many entries it handled."""
-        return self._read(">", block=self.block_ms)
+        return self._read(block_ms=self.block_ms)
 
     def catch_up(self) -> None:
         """Apply everything the stream holds now, without waiting."""
-        while self._read(">", block=None):
+        while self._read():
             pass
 
-    def _read(self, position: str, block: int | None) -> int:
-        reply = self.client.xreadgroup(
-            self.group, self.consumer, {k: position for k in self.symbol_of}, count=self.count, block=block
-        )
+    def _read(self, pending: bool = False, block_ms: int | None = None) -> int:
         handled = 0
-        for key, entries in reply or ():
-            if not entries:
-                continue
-            symbol = self.symbol_of[key]
-            self.apply(symbol, entries)
-            handled += len(entries)
+        for batch in self.reader.read(pending, block_ms):
+            self.apply(shard_of(batch.stream), batch.entries)
+            handled += len(batch.entries)
         return handled
 
     def apply(self, symbol: str, entries: list[tuple[str, dict]]) -> None:
@@ -97,8 +86,10 @@ class Projector:
                 log.error("malformed event %s on %s", entry_id, symbol)
                 continue
             projection.apply(entry_id, event)
+        changes = projection.take_changes()
         try:
-            self.store.commit(symbol, projection.take_changes(), projection.state, [e[0] for e in entries])
+            self.reader.commit(events_key(symbol), [e[0] for e in entries],
+                               lambda pipe: self.store.stage(pipe, symbol, changes, projection.state))
         except redis.RedisError:
             # Nothing was stored: forget what was applied in memory; the entries stay pending.
             self.projections[symbol] = MarketDataProjection(self.store.load_state(symbol))
@@ -106,7 +97,8 @@ class Projector:
 
     def run(self, stop: threading.Event) -> None:
         self.recover()
-        log.info("ready: %s (group %s, consumer %s)", ", ".join(self.projections), self.group, self.consumer)
+        log.info("ready: %s (group %s, consumer %s)", ", ".join(self.projections), self.reader.group,
+                 self.reader.consumer)
         while not stop.is_set():
             try:
                 self.step()

@@ -68,6 +68,7 @@ class ShardRunner:
         self.snapshotter = Snapshotter(snapshots, source, sink, policy) if snapshots is not None else None
         self.recoveries: dict[str, Recovery] = {}
         self.collector = collector  # the process's cyclic GC, paced between batches (collector.py)
+        self.tops: dict[str, tuple] = {}  # symbol -> the top of its book after the last command
 
     def recover(self) -> None:
         """Restore every book (snapshot + journal); publish what the last run did not."""
@@ -82,7 +83,7 @@ class ShardRunner:
             last_id = snapshot.last_command_id if snapshot else checkpoint
             replayed = 0
             for entry in self.source.replay(name, after=snapshot.last_command_id if snapshot else None):
-                outcome = self.apply(engine, entry)
+                outcome = self.mark_top(name, engine, self.apply(engine, entry))
                 last_id = entry.id
                 replayed += 1
                 if done is None or stream_id(entry.id) > done:
@@ -122,7 +123,7 @@ class ShardRunner:
             by_symbol.setdefault(entry.symbol, []).append(entry)
         for name, group in by_symbol.items():
             engine = self.engines[name]
-            outcomes = [self.apply(engine, entry) for entry in group]
+            outcomes = [self.mark_top(name, engine, self.apply(engine, entry)) for entry in group]
             self.sink.commit(ShardBatch(name, outcomes, engine.seq, group[-1].id, diff=engine.book.take_diff()))
             if self.snapshotter is not None:
                 self.snapshotter.applied(name, len(group), group[-1].id)
@@ -147,6 +148,15 @@ class ShardRunner:
         if self.snapshotter is not None:
             self.snapshotter.close()
         log.info("stopped")
+
+    def mark_top(self, name: str, engine: MatchingEngine, outcome: CommandOutcome) -> CommandOutcome:
+        """Give the outcome the book's top when this command changed it (price or visible quantity, either side)."""
+        book = engine.book
+        bid, ask = book.bids.best_level(), book.asks.best_level()
+        top = (None if bid is None else (bid.price, bid.qty), None if ask is None else (ask.price, ask.qty))
+        if top != self.tops.get(name) and outcome.events:
+            self.tops[name] = outcome.top = top
+        return outcome
 
     @staticmethod
     def apply(engine: MatchingEngine, entry: CommandEntry) -> CommandOutcome:

@@ -15,7 +15,7 @@ import websockets
 
 from tests.e2e.conftest import castle
 from tests.e2e.test_spot_trading import binance_client
-from tests.e2e.ws import SUBSCRIBED_S, frames_until, ws_url
+from tests.e2e.ws import frames_until, ws_url
 
 SYMBOL = "ETHBTC"
 
@@ -41,7 +41,6 @@ def test_an_order_partly_filled_then_canceled_reports_every_change_as_the_rest_a
 
     async def scenario():
         async with websockets.connect(ws_url(local_cloud, f"/ws/{listen_key}")) as ws:
-            await asyncio.sleep(SUBSCRIBED_S)
             order = await asyncio.to_thread(me.create_order, symbol=SYMBOL, side="BUY", type="LIMIT",
                                             timeInForce="GTC", quantity="1.000", price="0.05000",
                                             newClientOrderId="udsBuy1")
@@ -87,7 +86,6 @@ def test_a_deposit_arrives_as_balance_update_then_position(local_cloud, trader):
 
     async def scenario():
         async with websockets.connect(ws_url(local_cloud, f"/stream?streams={listen_key}")) as ws:
-            await asyncio.sleep(SUBSCRIBED_S)
             await asyncio.to_thread(castle, local_cloud, "account", "fund", "--account", str(trader["accountId"]),
                                     "--fund", "ETH=0.25")
             return await frames_until(ws, lambda fs: any(f["data"]["e"] == "outboundAccountPosition" for f in fs))

@@ -18,7 +18,6 @@ from binance import AsyncClient, BinanceSocketManager
 
 from tests.e2e.test_spot_trading import binance_client, ccxt_client
 from tests.e2e.test_ws_streams import rest_depth
-from tests.e2e.ws import SUBSCRIBED_S
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +66,6 @@ def test_python_binance_socket_manager_receives_trades_and_depth_diffs(local_clo
             manager = BinanceSocketManager(client)
             manager.STREAM_URL = local_cloud.edge_url.replace("http://", "ws://") + "/"
             async with manager.trade_socket("BTCUSDT") as trades, manager.depth_socket("BTCUSDT", interval=100) as depth:
-                await asyncio.sleep(SUBSCRIBED_S)
                 ids = await asyncio.to_thread(cross, local_cloud, buyer, seller, "39000.5", "0.003")
                 trade = await recv_until(trades, lambda m: m.get("e") == "trade" and m["t"] in ids)
                 diff = await recv_until(depth, lambda m: m.get("e") == "depthUpdate")

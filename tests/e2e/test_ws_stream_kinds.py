@@ -18,7 +18,7 @@ import websockets
 from tests.e2e.conftest import castle
 from tests.e2e.test_crash_recovery import kill
 from tests.e2e.test_spot_trading import binance_client
-from tests.e2e.ws import SUBSCRIBED_S, frames_until, ws_url
+from tests.e2e.ws import frames_until, ws_url
 
 SYMBOL = "ETHUSDT"
 
@@ -51,7 +51,6 @@ def test_partial_books_are_the_top_of_rest_depth_at_the_same_update_id(local_clo
     async def scenario():
         path = "/stream?streams=ethusdt@depth5@100ms/ethusdt@depth10/ethusdt@depth20@100ms"
         async with websockets.connect(ws_url(local_cloud, path)) as ws:
-            await asyncio.sleep(SUBSCRIBED_S)
             for i in range(12):
                 await asyncio.to_thread(limit, buyer, "BUY", f"{1500 + i}.25", "0.0100")
                 await asyncio.to_thread(limit, seller, "SELL", f"{2600 + i}.75", "0.0200")
@@ -76,7 +75,6 @@ def test_kline_and_tickers_agree_with_rest_klines_and_the_24h_ticker(local_cloud
 
     async def scenario():
         async with websockets.connect(ws_url(local_cloud, "/stream?streams=" + "/".join(streams))) as ws:
-            await asyncio.sleep(SUBSCRIBED_S)
             for price in ("2000.10", "2000.30", "1999.90"):
                 await asyncio.to_thread(cross, buyer, seller, price, "0.0500")
             day = await asyncio.to_thread(rest, local_cloud, f"/api/v3/ticker/24hr?symbol={SYMBOL}")
@@ -118,7 +116,6 @@ def test_combined_set_live_wraps_the_next_messages_and_unsubscribe_empties_the_l
             for request in requests:
                 await ws.send(json.dumps(request))
                 answers += await frames_until(ws, lambda fs, rid=request["id"]: any(f.get("id") == rid for f in fs))
-            await asyncio.sleep(SUBSCRIBED_S)
             await asyncio.to_thread(cross, buyer, seller, "2100.00", "0.0100")
             wrapped = await frames_until(ws, lambda fs: any(f.get("stream") == "ethusdt@trade" for f in fs))
             await ws.send(json.dumps({"method": "UNSUBSCRIBE", "params": ["ethusdt@trade"], "id": 3}))
@@ -136,7 +133,6 @@ def test_combined_set_live_wraps_the_next_messages_and_unsubscribe_empties_the_l
 def test_a_killed_publisher_resumes_and_the_trades_made_meanwhile_arrive_in_order(local_cloud, buyer, seller):
     async def scenario():
         async with websockets.connect(ws_url(local_cloud, "/ws/ethusdt@trade")) as ws:
-            await asyncio.sleep(SUBSCRIBED_S)
             await asyncio.to_thread(cross, buyer, seller, "2200.00", "0.0100")
             first = await frames_until(ws, lambda fs: any(f.get("e") == "trade" for f in fs))
             await asyncio.to_thread(kill, local_cloud, "publisher")

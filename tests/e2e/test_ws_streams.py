@@ -18,12 +18,11 @@ import requests
 import websockets
 
 from tests.e2e.test_spot_trading import binance_client
-from tests.e2e.ws import SUBSCRIBED_S, frames_until, ws_url
+from tests.e2e.ws import frames_until, ws_url
 
 def test_trade_and_depth_reach_a_combined_subscriber(local_cloud, buyer, seller):
     async def scenario():
         async with websockets.connect(ws_url(local_cloud, "/stream?streams=btcusdt@trade/btcusdt@depth@100ms")) as ws:
-            await asyncio.sleep(SUBSCRIBED_S)
             sell = await asyncio.to_thread(
                 binance_client(local_cloud, seller).create_order, symbol="BTCUSDT", side="SELL", type="LIMIT",
                 timeInForce="GTC", quantity="0.01", price="41000.5")
@@ -47,11 +46,10 @@ def test_trade_and_depth_reach_a_combined_subscriber(local_cloud, buyer, seller)
 def test_a_raw_connection_gets_unwrapped_agg_trades_and_book_tickers(local_cloud, buyer, seller):
     async def scenario():
         async with websockets.connect(ws_url(local_cloud, "/ws/btcusdt@aggTrade/btcusdt@bookTicker")) as ws:
-            await asyncio.sleep(SUBSCRIBED_S)
             await asyncio.to_thread(
                 binance_client(local_cloud, seller).create_order, symbol="BTCUSDT", side="SELL", type="LIMIT",
                 timeInForce="GTC", quantity="0.002", price="40990")
-            # bookTicker tells a change of the best price, sampled every 100 ms: the new best ask first,
+            # bookTicker tells every change of the best price: the new best ask first,
             frames = await frames_until(ws, lambda fs: any(f.get("a") == "40990.00000000" for f in fs))
             await asyncio.to_thread(
                 binance_client(local_cloud, buyer).create_order, symbol="BTCUSDT", side="BUY", type="MARKET",
@@ -96,7 +94,6 @@ def test_a_local_book_from_depth_and_diffs_equals_the_engine_book(local_cloud, b
                     buffered.append(json.loads(raw))
 
             task = asyncio.create_task(reader())
-            await asyncio.sleep(SUBSCRIBED_S)
             await asyncio.to_thread(burst, 10)
             snapshot = await asyncio.to_thread(rest_depth, local_cloud)
             last = snapshot["lastUpdateId"]
@@ -138,7 +135,6 @@ def test_a_user_data_connection_hears_listen_key_expired_when_its_key_is_closed(
 
     async def scenario():
         async with websockets.connect(ws_url(local_cloud, f"/ws/{key}")) as ws:
-            await asyncio.sleep(SUBSCRIBED_S)
             await asyncio.to_thread(client.stream_close, key)
             return await frames_until(ws, lambda fs: any(f.get("e") == "listenKeyExpired" for f in fs))
 

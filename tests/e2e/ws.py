@@ -6,7 +6,6 @@ import asyncio
 import json
 import time
 
-SUBSCRIBED_S = 0.5  # the publisher re-reads who listens ten times a second
 
 
 def ws_url(cloud, path: str) -> str:

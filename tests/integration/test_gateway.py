@@ -329,3 +329,38 @@ def test_a_connect_while_redis_cannot_count_it_is_a_503_with_binances_error(redi
 
     status, body = run(scenario())
     assert status == 503 and body["code"] == -1001
+
+
+def test_a_subscribe_is_answered_only_once_the_bus_has_the_subscription(gateway, redis_client):
+    url = gateway()
+    bus = RedisFrameBus(redis_client)
+
+    async def scenario():
+        async with aiohttp.ClientSession() as s, s.ws_connect(f"{url}/ws") as ws:
+            heard = []
+            for i, name in enumerate(("btcusdt@depth", "ethusdt@trade", "btcusdt@bookTicker")):
+                await ws.send_str(json.dumps({"method": "SUBSCRIBE", "params": [name], "id": i}))
+                assert await texts(ws, 1) == [{"result": None, "id": i}]
+                # Published the moment the answer arrives, with no wait: it must be heard.
+                await asyncio.to_thread(bus.publish, [(market_channel(name), json.dumps({"n": i}))])
+                heard += await texts(ws, 1)
+            return heard
+
+    assert run(scenario()) == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+
+def test_a_connect_url_is_live_when_the_handshake_completes(gateway, redis_client):
+    url = gateway()
+    bus = RedisFrameBus(redis_client)
+
+    async def scenario():
+        heard = []
+        async with aiohttp.ClientSession() as s:
+            for i in range(20):
+                name = TRADE if i % 2 else "btcusdt@depth@100ms"
+                async with s.ws_connect(f"{url}/ws/{name}") as ws:
+                    await asyncio.to_thread(bus.publish, [(market_channel(name), json.dumps({"n": i}))])
+                    heard += await texts(ws, 1)
+        return heard
+
+    assert run(scenario()) == [{"n": i} for i in range(20)]

@@ -20,6 +20,7 @@ BTC = default_symbols()[SYMBOL]
 P = 3_000_000
 
 pytestmark = pytest.mark.integration
+DEFAULT_ROUTES = Routes({"btcusdt@trade", "btcusdt@depth@100ms", "btcusdt@aggTrade"})
 
 
 class Clock:
@@ -47,10 +48,11 @@ def world(redis_url, redis_client):
             sent.extend((channel.removeprefix(PREFIX), json.loads(data)) for channel, data in frames)
             super().publish(frames)
 
-    def publisher() -> Publisher:
-        pub = Publisher(redis_client, [BTC], clock=clock, block_ms=10)
+    def publisher(routes: Routes | None = DEFAULT_ROUTES) -> Publisher:
+        """`routes`: who listens, fixed; None: who listens on the bus, as the process reads it."""
+        pub = Publisher(redis_client, [BTC], clock=clock, block_ms=10,
+                        listening=None if routes is None else (lambda: routes))
         pub.bus = Bus(redis_client)
-        pub.routes = Routes({"btcusdt@trade", "btcusdt@depth@100ms", "btcusdt@aggTrade"})
         pub.recover()
         return pub
 
@@ -83,8 +85,7 @@ def test_a_fill_goes_out_as_trade_and_agg_trade_each_on_its_streams_channel(worl
 
 def test_a_stream_no_one_listens_to_is_not_computed(world):
     publisher, place, tick, sent = world
-    pub = publisher()
-    pub.routes = Routes({"btcusdt@aggTrade"})
+    pub = publisher(Routes({"btcusdt@aggTrade"}))
     place(Side.SELL, P, 300, 1)
     place(Side.BUY, P, 100, 2)
     tick(pub)
@@ -131,14 +132,12 @@ def test_a_restarted_publisher_resumes_without_resending_and_with_a_gap_in_depth
 def test_user_data_goes_to_the_accounts_channel_then_its_position(world, redis_client):
     from castle.adapters import redis_user_data
 
-    from matching_container.publisher import RouteRefresher
-
     publisher, _, _, sent = world
-    pub = publisher()
+    pub = publisher(None)
     pub.balances = lambda account: {"USDT": (99_700 * 10**8, 300 * 10**8), "BTC": (10**8, 0)}
     listener = redis_client.pubsub()
     listener.subscribe(user_channel(7), market_channel("btcusdt@trade"))
-    RouteRefresher(pub).refresh()  # who listens, from the bus: account 7 and one trade stream
+    pub.refresh_routes()  # who listens, from the bus: account 7 and one trade stream
     assert (pub.routes.streams, pub.routes.users) == ({"btcusdt@trade"}, {7})
     report = {"e": "executionReport", "i": 1, "x": "NEW"}
     redis_user_data.append(redis_client, SYMBOL, 7, report, ["USDT"])
@@ -158,10 +157,46 @@ def test_a_deposit_reaches_the_account_as_balance_update(world, redis_client):
     from castle.user_data import balance_update
 
     publisher, _, _, sent = world
-    pub = publisher()
-    pub.routes = Routes(users={9})
+    pub = publisher(Routes(users={9}))
     redis_user_data.append_wallet(redis_client, 9, balance_update("BTC", 5 * 10**8, 2, 1), ["BTC"])
     pub._read(">", block=None)
     pub.flush()
     assert [m["e"] for c, m in sent if c == "user:9"] == ["balanceUpdate", "outboundAccountPosition"]
     assert sent[0][1]["d"] == "5.00000000"
+
+
+def test_a_new_listener_of_a_diff_stream_hears_nothing_until_the_book_changes_then_only_that(world):
+    publisher, place, tick, sent = world
+    listening = Routes()
+    pub = publisher(None)
+    pub.listening = lambda: listening
+    tick(pub)
+    place(Side.SELL, P + 10, 300, 1)  # while no one listens: the replica follows all the same
+    tick(pub)
+    listening = Routes({"btcusdt@depth@100ms"})
+    tick(pub)
+    tick(pub)
+    assert sent == []  # nothing on connect: not the diff of a change from before
+    place(Side.BUY, P - 10, 200, 2)
+    tick(pub)
+    assert [(m["b"], m["a"]) for _, m in sent] == [([["29999.90000000", "0.00200000"]], [])]
+    listening = Routes({"btcusdt@depth"})  # a first listener of the 1 s diffs, and an order at once
+    place(Side.BUY, P - 20, 100, 2)
+    sent.clear()
+    pub.tick_depth(slow=True)
+    pub.flush()
+    assert [(c, m["a"]) for c, m in sent] == [("btcusdt@depth", [["30000.10000000", "0.00300000"]])]
+    assert sent[0][1]["b"] == [["29999.90000000", "0.00200000"], ["29999.80000000", "0.00100000"]]
+
+
+def test_each_command_that_moves_the_top_goes_out_as_a_book_ticker_even_within_one_read(world):
+    publisher, place, tick, sent = world
+    pub = publisher(Routes({"btcusdt@bookTicker"}))
+    place(Side.BUY, P - 10, 100, 1)
+    place(Side.BUY, P, 100, 1)  # a better bid
+    place(Side.SELL, P, 100, 2)  # taken: the best bid is back
+    place(Side.BUY, P - 20, 100, 1)  # below the top: no bookTicker
+    tick(pub)
+    assert [(m["b"], m["B"], m["a"]) for _, m in sent] == [
+        ("29999.90000000", "0.00100000", "0.00000000"), ("30000.00000000", "0.00100000", "0.00000000"),
+        ("29999.90000000", "0.00100000", "0.00000000")]

@@ -258,3 +258,18 @@ def test_a_recovery_that_replayed_commands_snapshots_at_once():
     shard.snapshotter.close()
 
     assert [(s.symbol, s.seq) for s in store.saved] == [("BTCUSDT", 3)]
+
+
+def test_each_command_that_moves_the_top_carries_it_even_when_the_batch_ends_where_it_began():
+    journal, sink = InMemoryJournal(), InMemorySink()
+    shard = runner(journal, sink)
+    journal.send("BTCUSDT", PlaceOrder(1, 7, Side.BUY, price=100, qty=5))  # the first bid
+    journal.send("BTCUSDT", PlaceOrder(2, 7, Side.BUY, price=99, qty=5))  # below the top: no change
+    journal.send("BTCUSDT", PlaceOrder(3, 7, Side.BUY, price=101, qty=2))  # a better bid
+    journal.send("BTCUSDT", PlaceOrder(4, 8, Side.SELL, price=101, qty=2))  # taken: back to 100
+    journal.send("BTCUSDT", PlaceOrder(5, 7, Side.BUY, price=100, qty=1))  # more at the top
+    shard.step()
+    (batch,) = sink.batches
+    assert [o.top for o in batch.outcomes] == [((100, 5), None), None, ((101, 2), None), ((100, 5), None),
+                                               ((100, 6), None)]
+    assert batch.diff.bids == [(101, 0), (100, 6), (99, 5)]  # the diff alone: only where the batch ended

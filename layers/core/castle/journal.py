@@ -36,6 +36,9 @@ class CommandOutcome:
     events: list[dict] = field(default_factory=list)
     reply_to: str | None = None
     error: dict | None = None  # {"code", "msg"}, Binance's shape
+    # The best bid and ask (price, visible qty; None for an empty side) after this command, when it changed them:
+    # Binance's bookTicker pushes every change of the top, so it is taken per command, not per batch.
+    top: tuple[tuple[int, int] | None, tuple[int, int] | None] | None = None
 
     def reply(self) -> dict:
         if self.error is not None:

@@ -18,16 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-PREFIX = "castle:ws:"
-USER_PREFIX = PREFIX + "user:"
+from castle.adapters.redis_keys import CHANNEL_PREFIX as PREFIX
+from castle.adapters.redis_keys import USER_CHANNEL_PREFIX as USER_PREFIX
+from castle.adapters.redis_keys import market_channel, user_channel
 
-
-def market_channel(stream: str) -> str:
-    return PREFIX + stream
-
-
-def user_channel(account: int) -> str:
-    return f"{USER_PREFIX}{account}"
+__all__ = ["PREFIX", "USER_PREFIX", "RedisFrameBus", "listeners", "market_channel", "user_channel"]
 
 
 def listeners(channels: Iterable[str | bytes]) -> tuple[set[str], set[int]]:

@@ -11,6 +11,9 @@ from __future__ import annotations
 import secrets
 import string
 
+from castle.adapters.redis_keys import listen_key_key as _key
+from castle.adapters.redis_keys import listen_key_of_account_key as _account_key
+
 LISTEN_KEY_TTL_S = 3600
 LISTEN_KEY_LENGTH = 60
 ALPHABET = string.ascii_letters + string.digits
@@ -18,14 +21,6 @@ ALPHABET = string.ascii_letters + string.digits
 
 def new_listen_key() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(LISTEN_KEY_LENGTH))
-
-
-def _key(listen_key: str) -> str:
-    return f"castle:listenkey:{listen_key}"
-
-
-def _account_key(account_id: int) -> str:
-    return f"castle:listenkey:acct:{{{account_id}}}"
 
 
 class RedisListenKeys:

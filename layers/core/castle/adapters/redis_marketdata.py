@@ -11,7 +11,7 @@ projection's state and the XACK of the events it came from):
     castle:{BTCUSDT}:md:kline:<iv>   zset    score open time, member Kline list  (RETENTION per interval)
 
 Members are compact JSON arrays of integers (ticks, lots, tick*lot units).
-The depth the tickers need is the engine's mirror (`redis_streams.depth_keys`).
+The depth the tickers need is the engine's mirror (`redis_keys.depth_keys`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import json
 
 import redis
 
-from castle.adapters.redis_streams import COMPACT, RedisBookMirror, depth_keys, events_key
+from castle.adapters.redis_keys import depth_keys, kline_key, md_key
+from castle.adapters.redis_streams import COMPACT, RedisBookMirror
 from castle.book import DepthSnapshot
 from castle.marketdata.intervals import INTERVALS
 from castle.marketdata.projection import AggTrade, Changes, Kline, ProjectionState, Trade
@@ -30,12 +31,7 @@ AGGS_KEPT = 10_000
 RETENTION = {name: 5_000 for name in INTERVALS} | {"1s": 21_600, "1m": 10_080, "3m": 6_720, "5m": 8_640}
 
 
-def md_key(symbol: str, name: str) -> str:
-    return f"castle:{{{symbol}}}:md:{name}"
-
-
-def kline_key(symbol: str, interval: str) -> str:
-    return md_key(symbol, f"kline:{interval}")
+__all__ = ["RedisMarketDataReader", "RedisMarketDataStore", "kline_key", "md_key"]
 
 
 def _dump(row: list) -> str:
@@ -43,26 +39,17 @@ def _dump(row: list) -> str:
 
 
 class RedisMarketDataStore:
-    """The projector's side: load the state, commit a batch's changes with its XACK."""
+    """The projector's side: load the state; stage a batch's changes in the MULTI that acknowledges it."""
 
-    def __init__(self, client: redis.Redis, group: str = "marketdata") -> None:
+    def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        self.group = group
-
-    def ensure_group(self, symbol: str) -> None:
-        """The consumer group, from the start of the stream (the projection is rebuilt from history)."""
-        try:
-            self.client.xgroup_create(events_key(symbol), self.group, id="0", mkstream=True)
-        except redis.ResponseError as e:
-            if "BUSYGROUP" not in str(e):
-                raise
 
     def load_state(self, symbol: str) -> ProjectionState:
         raw = self.client.get(md_key(symbol, "state"))
         return ProjectionState() if raw is None else ProjectionState.from_dict(json.loads(raw))
 
-    def commit(self, symbol: str, changes: Changes, state: ProjectionState, acked: list[str]) -> None:
-        pipe = self.client.pipeline(transaction=True)
+    def stage(self, pipe, symbol: str, changes: Changes, state: ProjectionState) -> None:
+        """Queue the changes and the state on `pipe` (the consumer's MULTI, which adds the XACK)."""
         if changes.trades:
             trades = md_key(symbol, "trades")
             pipe.zadd(trades, {_dump(t.to_list()): t.id for t in changes.trades})
@@ -83,9 +70,6 @@ class RedisMarketDataStore:
                 pipe.zadd(key, {_dump(k.to_list()): opened})
             pipe.zremrangebyrank(key, 0, -RETENTION[interval] - 1)
         pipe.set(md_key(symbol, "state"), json.dumps(state.to_dict(), separators=COMPACT))
-        if acked:
-            pipe.xack(events_key(symbol), self.group, *acked)
-        pipe.execute()
 
 
 class RedisMarketDataReader:

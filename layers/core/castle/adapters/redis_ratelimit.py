@@ -14,6 +14,7 @@ The policy (limits, windows, ban schedule) comes from castle.ratelimits.
 from __future__ import annotations
 
 from castle import ratelimits as policy
+from castle.adapters import redis_keys
 from castle.ratelimits import Usage, Verdict
 
 BAN_SCHEDULE_MS = [policy.ban_duration_ms(n) for n in range(16)]
@@ -67,19 +68,10 @@ class RedisRateLimiter:
 
     def charge(self, ip: str, weight: int, now_ms: int, account_id: int | None = None) -> Usage:
         """Add one request's weight for `ip` (and, with `account_id`, one order); returns the verdict and counts."""
-        ip_tag = f"castle:rl:ip:{{{ip}}}"
-        keys = [
-            f"{ip_tag}:w:{now_ms // policy.WEIGHT_WINDOW_MS}",
-            f"{ip_tag}:strikes",
-            f"{ip_tag}:bans",
-            f"{ip_tag}:ban",
-        ]
+        keys = redis_keys.ip_weight_keys(ip, now_ms // policy.WEIGHT_WINDOW_MS)
         if account_id is not None:
-            acct = f"castle:rl:acct:{{{account_id}}}"
-            keys += [
-                f"{acct}:o10:{now_ms // policy.ORDERS_10S_WINDOW_MS}",
-                f"{acct}:o1d:{now_ms // policy.ORDERS_1D_WINDOW_MS}",
-            ]
+            keys += redis_keys.account_order_keys(account_id, now_ms // policy.ORDERS_10S_WINDOW_MS,
+                                                  now_ms // policy.ORDERS_1D_WINDOW_MS)
         args = [
             weight,
             policy.WEIGHT_LIMIT,

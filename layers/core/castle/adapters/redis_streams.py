@@ -1,11 +1,14 @@
 """Redis adapters for the order path: the command journal, the event log, the depth mirror.
 
-Keys, one family per symbol, all with the symbol as a hash tag so that one
-MULTI can touch them together on Redis Cluster (ElastiCache cluster mode):
+Keys (spelled in castle.adapters.redis_keys), one family per symbol, all with
+the symbol as a hash tag so that one MULTI can touch them together on Redis
+Cluster (ElastiCache cluster mode):
 
     castle:{BTCUSDT}:cmd            stream  commands (the journal), field `cmd` (+ `reply_to`)
     castle:{BTCUSDT}:cmd:trimmed    string  the journal was trimmed before this entry id
-    castle:{BTCUSDT}:events         stream  engine events: `seq`, `command_id`, `type`, `event` (JSON)
+    castle:{BTCUSDT}:events         stream  engine events: `seq`, `command_id`, `type`, `event` (JSON),
+                                            and `top` ([bid, ask], JSON) on a command's last event when it
+                                            changed the best bid or ask
     castle:{BTCUSDT}:engine         hash    checkpoint: `last_command_id`, `seq`
     castle:{BTCUSDT}:depth:bids     zset    member "<ticks>:<lots>", score ticks
     castle:{BTCUSDT}:depth:asks     zset    (same)
@@ -19,12 +22,20 @@ formats them with the `Symbol`.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable, Iterator
 
 import redis
 
 from castle.journal import CommandEntry, JournalTrimmed, ShardBatch, stream_id
+from castle.adapters.redis_keys import (  # re-exported: settlement.py imports events_key from here
+    checkpoint_key,
+    command_key,
+    depth_keys,
+    events_key,
+    order_id_key,
+    reply_key,
+    trimmed_key,
+)
 from castle.book import DepthDiff, DepthSnapshot
 
 COMPACT = (",", ":")
@@ -33,40 +44,6 @@ COMPACT = (",", ":")
 def connect(url: str) -> redis.Redis:
     """A client for these adapters (they expect str replies)."""
     return redis.Redis.from_url(url, decode_responses=True)
-
-
-def command_key(symbol: str) -> str:
-    return f"castle:{{{symbol}}}:cmd"
-
-
-def trimmed_key(symbol: str) -> str:
-    return f"castle:{{{symbol}}}:cmd:trimmed"
-
-
-def events_key(symbol: str) -> str:
-    return f"castle:{{{symbol}}}:events"
-
-
-def user_data_key(shard: str) -> str:
-    """A shard's user data stream (executionReports; the `wallet` shard: balanceUpdates), in its slot."""
-    return f"castle:{{{shard}}}:userdata"
-
-
-WALLET_SHARD = "wallet"  # deposits and withdrawals: no symbol's shard
-
-
-def checkpoint_key(symbol: str) -> str:
-    return f"castle:{{{symbol}}}:engine"
-
-
-def depth_keys(symbol: str) -> tuple[str, str, str]:
-    prefix = f"castle:{{{symbol}}}:depth"
-    return f"{prefix}:bids", f"{prefix}:asks", f"{prefix}:lastUpdateId"
-
-
-def reply_key(symbol: str) -> str:
-    """A fresh reply list in the symbol's slot, so the engine's MULTI can push to it."""
-    return f"castle:{{{symbol}}}:reply:{uuid.uuid4().hex}"
 
 
 class RedisCommandStream:
@@ -199,16 +176,17 @@ class RedisEventLog:
         pipe = self.client.pipeline(transaction=True)
         stream = events_key(symbol)
         for outcome in batch.outcomes:
-            for event in outcome.events:
-                pipe.xadd(
-                    stream,
-                    {
-                        "seq": outcome.seq,
-                        "command_id": outcome.command_id,
-                        "type": event["type"],
-                        "event": json.dumps(event, separators=COMPACT),
-                    },
-                )
+            last = len(outcome.events) - 1
+            for i, event in enumerate(outcome.events):
+                fields = {
+                    "seq": outcome.seq,
+                    "command_id": outcome.command_id,
+                    "type": event["type"],
+                    "event": json.dumps(event, separators=COMPACT),
+                }
+                if i == last and outcome.top is not None:
+                    fields["top"] = json.dumps(outcome.top, separators=COMPACT)  # the command's new book top
+                pipe.xadd(stream, fields)
             if outcome.reply_to:
                 pipe.lpush(outcome.reply_to, json.dumps(outcome.reply(), separators=COMPACT))
                 pipe.expire(outcome.reply_to, self.reply_ttl_s)
@@ -239,7 +217,7 @@ class RedisEngine:
         self.client = client
 
     def next_order_id(self, symbol: str) -> int:
-        return int(self.client.incr(f"castle:{{{symbol}}}:order_id"))
+        return int(self.client.incr(order_id_key(symbol)))
 
     def depth(self, symbol: str, limit: int) -> DepthSnapshot:
         return self.mirror.depth(symbol, limit)

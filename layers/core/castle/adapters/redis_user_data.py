@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from castle.adapters.redis_streams import WALLET_SHARD, user_data_key
+from castle.adapters.redis_keys import WALLET_SHARD, user_data_key
 
 MAXLEN = 100_000  # approximate: the publisher reads within seconds; this is slack, not history
 
