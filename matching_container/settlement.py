@@ -31,7 +31,9 @@ import redis
 from castle.accounts import Commission
 from castle.adapters import redis_user_data as user_data_stream
 from castle.adapters.bootstrap import Adapters
-from castle.adapters.redis_streams import connect, events_key
+from castle.adapters.redis_consumer import RedisConsumer
+from castle.adapters.redis_keys import events_key, report_stash_key
+from castle.adapters.redis_streams import connect
 from castle.codec import event_from_dict
 from castle.order_records import OrderRecord
 from castle.settle_events import (
@@ -77,7 +79,7 @@ class ReportStash:
         return keys
 
     def key(self, entry_id: str) -> str:
-        return f"castle:{{{self.symbol}}}:userdata:stash:{entry_id}"
+        return report_stash_key(self.symbol, entry_id)
 
     def claim(self, reports: list[UserReport]) -> list[UserReport] | None:
         """Stash `reports` for this entry; the reports an earlier attempt stashed, if there were any."""
@@ -173,31 +175,25 @@ class SettlementWriter:
                  block_ms: int = 1000) -> None:
         self.client = client
         self.settlements = settlements
-        self.consumer = consumer
         self.block_ms = block_ms
         for name, settlement in settlements.items():
             if settlement.stash is None:
                 settlement.stash = ReportStash(client, name)
-            try:
-                client.xgroup_create(events_key(name), GROUP, id="0", mkstream=True)
-            except redis.ResponseError as e:
-                if "BUSYGROUP" not in str(e):
-                    raise
+        self.reader = RedisConsumer(client, GROUP, consumer, [events_key(name) for name in settlements], count=200,
+                                    max_attempts=MAX_ATTEMPTS)
+        self.reader.create_groups()
 
     def step(self, pending: bool = False) -> int:
         """One read: pending (unacknowledged, after a crash) entries first, then new ones."""
-        streams = {events_key(name): ("0" if pending else ">") for name in self.settlements}
-        reply = self.client.xreadgroup(GROUP, self.consumer, streams, count=200,
-                                       block=None if pending else self.block_ms)
         handled = 0
-        for key, entries in reply or ():
-            symbol = key.split("{", 1)[1].split("}", 1)[0]
-            done = [entry_id for entry_id, fields in entries if self._settle_entry(symbol, entry_id, fields)]
-            self._commit(symbol, done)
-            handled += len(entries)
+        for batch in self.reader.read(pending=pending, block_ms=self.block_ms):
+            done = [entry_id for entry_id, fields in batch.entries
+                    if self._settle_entry(batch.stream, batch.shard, entry_id, fields)]
+            self._commit(batch.stream, batch.shard, done)
+            handled += len(batch.entries)
         return handled
 
-    def _settle_entry(self, symbol: str, entry_id: str, fields: dict) -> bool:
+    def _settle_entry(self, stream: str, symbol: str, entry_id: str, fields) -> bool:
         """Settle one entry; False leaves it pending for a retry."""
         ts = int(entry_id.split("-", 1)[0])
         settlement = self.settlements[symbol]
@@ -207,15 +203,14 @@ class SettlementWriter:
             outcome = settlement.apply(event, ts)
             log.debug("settled %s %s: %s", symbol, entry_id, outcome)
         except Exception:
-            attempts = self.client.hincrby(f"castle:{{{symbol}}}:settlement:attempts", entry_id, 1)
-            if attempts < MAX_ATTEMPTS:
-                log.exception("settlement of %s %s failed (attempt %d); will retry", symbol, entry_id, attempts)
+            attempts = self.reader.failed(stream, entry_id, fields)
+            if not attempts.dead:
+                log.exception("settlement of %s %s failed (attempt %d); will retry", symbol, entry_id, attempts.count)
                 return False
-            log.error("settlement of %s %s failed %d times: dead-lettered", symbol, entry_id, attempts)
-            self.client.xadd(f"castle:{{{symbol}}}:settlement:dead", {"entry_id": entry_id, **fields})
+            log.error("settlement of %s %s failed %d times: dead-lettered", symbol, entry_id, attempts.count)
         return True
 
-    def _commit(self, symbol: str, done: list[str]) -> None:
+    def _commit(self, stream: str, symbol: str, done: list[str]) -> None:
         """Reports, acknowledgements and the stash's end in one MULTI (one slot): all, or the entries come again."""
         settlement = self.settlements[symbol]
         finished = {settlement.stash.key(entry_id) for entry_id in done}  # a failed entry's stash waits for its retry
@@ -223,14 +218,14 @@ class SettlementWriter:
         stashed = [key for key in settlement.stash.take_keys() if key in finished]
         if not done and not reports:
             return
-        pipe = self.client.pipeline(transaction=True)
-        for report in reports:
-            user_data_stream.append(pipe, symbol, report.account, report.report, report.assets)
-        if done:
-            pipe.xack(events_key(symbol), GROUP, *done)
-        if stashed:
-            pipe.delete(*stashed)
-        pipe.execute()
+
+        def outputs(pipe) -> None:
+            for report in reports:
+                user_data_stream.append(pipe, symbol, report.account, report.report, report.assets)
+            if stashed:
+                pipe.delete(*stashed)
+
+        self.reader.commit(stream, done, outputs)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set() and self.step(pending=True):
