@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import threading
 from collections.abc import Iterable
@@ -112,8 +111,7 @@ class Projector:
 
 def bootstrap(settings: EngineSettings, client=None) -> Projector:
     client = client or connect(settings.redis_url)
-    consumer = os.environ.get("CASTLE_MD_CONSUMER", "projector")
-    return Projector(client, settings.symbols, consumer=consumer, block_ms=settings.block_ms,
+    return Projector(client, settings.symbols, consumer=settings.md_consumer, block_ms=settings.block_ms,
                      count=settings.batch_size)
 
 

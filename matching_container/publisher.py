@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import threading
 import time
@@ -353,13 +352,11 @@ def _level(pair: list | None) -> tuple[int, int] | None:
     return None if pair is None else (int(pair[0]), int(pair[1]))
 
 
-def bootstrap(settings: EngineSettings, environ=os.environ) -> Publisher:
-    import boto3
-
-    from castle.adapters.dynamo_ledger import DynamoLedger
+def bootstrap(settings: EngineSettings) -> Publisher:
+    from castle.adapters.bootstrap import Adapters
 
     listed = default_symbols()
-    ledger = DynamoLedger(boto3.client("dynamodb"), environ["BALANCES_TABLE"])
+    ledger = Adapters(settings.stack).ledger
     return Publisher(connect(settings.redis_url), [listed[s] for s in settings.symbols],
                      balances=lambda account: ledger.balances(str(account)))
 

@@ -29,6 +29,7 @@ class EngineSettings:
     snapshot_every_s: int = 60
     snapshot_keep: int = 2
     gc_every_s: int = 60  # the matching process's paced cyclic-GC pass, between batches (collector.py)
+    md_consumer: str = "projector"  # the market-data projector's name in its consumer group
     stack: Settings = field(default_factory=Settings)  # the tables and keys the task is given, for its adapters
 
     @property
@@ -60,6 +61,7 @@ class EngineSettings:
             snapshot_every_s=_int(env, "CASTLE_SNAPSHOT_EVERY_S", 60),
             snapshot_keep=_int(env, "CASTLE_SNAPSHOT_KEEP", 2),
             gc_every_s=_int(env, "CASTLE_GC_EVERY_S", 60),
+            md_consumer=env.get("CASTLE_MD_CONSUMER", "projector"),
             stack=Settings.from_env(env),
         )
 
