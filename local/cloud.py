@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local import ministack
+from local.lifeline import AlreadyRunning, Lifeline, clear_leftovers
 from local.processes import LaunchError, RestartPolicy, Supervisor, free_port, port_is_free, wait_for_port
 from local.redis_server import start_redis
 from local.stack import Stack, aws_env, deploy
@@ -55,7 +56,9 @@ class LocalCloud:
         self.root = root
         self.state = state or root / ".castle"
         self.edge_port = edge_port
+        self.data = self.state / "data"  # everything the cloud holds; `make reset` wipes it
         self.supervisor = Supervisor(notify=lambda name, detail: self.announce(name, detail))
+        self.lifeline: Lifeline | None = None
         self.restart_policy = RESTART_POLICY
         self.info: CloudInfo | None = None
         self._edge = None
@@ -68,13 +71,19 @@ class LocalCloud:
         self.state.mkdir(parents=True, exist_ok=True)
         timings: dict[str, float] = {}
         t0 = time.monotonic()
+        self._clear_leftovers()
         if self.edge_port is not None and not port_is_free(self.edge_port):
             raise LaunchError(f"port {self.edge_port} is already in use: stop what holds it, or set CASTLE_PORT")
+        self.lifeline = Lifeline(self.state / "pids.json")
+        self.supervisor.on_spawn = self.lifeline.hold
+        resuming = (self.data / "ministack" / "CURRENT").exists()
+        self.announce("data", f"{self._rel(self.data)}: " + (
+            "resuming what the last run left (make reset wipes it)" if resuming else "new and empty"))
         redis_url = os.environ.get("REDIS_URL")
         if redis_url:
             self.announce("redis", f"{redis_url}  (REDIS_URL, not started here)")
         else:
-            redis = start_redis(self.supervisor, self.root, log=self.state / "redis.log")
+            redis = start_redis(self.supervisor, self.root, self.data / "redis", log=self.state / "redis.log")
             redis_url = redis.url
             self.announce("redis", f"{redis_url}  (log {self._rel(redis.log)})")
         timings["redis"] = time.monotonic() - t0
@@ -83,15 +92,21 @@ class LocalCloud:
         timings["venv"] = time.monotonic() - t0
 
         ms = ministack.start_ministack(
-            self.supervisor, python, self.root, self.state / "tmp", log=self.state / "ministack.log"
+            self.supervisor, python, self.root, self.state / "tmp", self.data / "ministack",
+            log=self.state / "ministack.log",
         )
         self.announce("ministack", f"{ms.url}  (AWS_ENDPOINT_URL; log {self._rel(ms.log)})")
+        if resuming:
+            resumed = ministack.durability(ms.url)["resumed"]
+            self.announce("resumed", f"{resumed['snapshot']} + {resumed['replayed']} journaled writes replayed "
+                                     f"in {resumed['seconds']:.1f}s")
         timings["ministack"] = time.monotonic() - t0
 
-        admin_token = secrets.token_hex(32)  # hex: never starts with "-" (argv). A new one per run, in .castle/local.env
+        admin_token = self._admin_token()
         stack = deploy(
             self.root, ms.url, {"RedisUrl": redis_url, "AdminToken": admin_token}, log=self.state / "deploy.log"
         )
+        ministack.checkpoint(ms.url)  # the deploy's resources (KMS keys, functions) are not journaled
         self.announce("stack", f"{stack.name} deployed by sam  (log {self._rel(self.state / 'deploy.log')})")
         self.announce("rest-api", stack.rest_url)
         timings["deploy"] = time.monotonic() - t0
@@ -105,6 +120,26 @@ class LocalCloud:
         timings["edge"] = time.monotonic() - t0
         self._write_env()
         return self.info
+
+    def _clear_leftovers(self) -> None:
+        """Processes of an earlier run whose launcher was killed (its pids are in pids.json) are stopped."""
+        try:
+            stopped = clear_leftovers(self.state / "pids.json")
+        except AlreadyRunning as e:
+            raise LaunchError(f"another local cloud (launcher pid {e.args[0]}) is running on {self._rel(self.state)}: "
+                              "stop it first (Ctrl-C in its terminal, or kill it: its children follow)") from None
+        if stopped:
+            self.announce("leftovers", f"stopped {len(stopped)} process groups of an earlier run: "
+                                       + " ".join(map(str, stopped)))
+
+    def _admin_token(self) -> str:
+        """The stack's AdminToken, kept with the data: the same across restarts (hex: never a leading "-")."""
+        path = self.data / "admin-token"
+        if not path.exists():
+            self.data.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     def _warm_up(self, stack: Stack, timeout_s: float = 30.0) -> None:
         """Up means healthy: wait until the REST API's first (cold) Lambda answers."""
@@ -201,6 +236,9 @@ class LocalCloud:
             self._edge.stop()
             self._edge = None
         self.supervisor.stop()
+        if self.lifeline is not None:
+            self.lifeline.close()
+            self.lifeline = None
         shutil.rmtree(self.state / "tmp", ignore_errors=True)
 
     def _rel(self, path: Path | None) -> str:
