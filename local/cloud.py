@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +19,19 @@ from local import ministack
 from local.lifeline import AlreadyRunning, Lifeline, clear_leftovers
 from local.processes import LaunchError, RestartPolicy, Supervisor, free_port, port_is_free, wait_for_port
 from local.redis_server import start_redis
-from local.stack import Stack, aws_env, deploy
+from local.stack import Stack, aws_env, boto3_session, deploy
+from local.task_definitions import GATEWAY_TASK, MATCHING_TASK, Container, containers
 
 ROOT = Path(__file__).resolve().parents[1]
 # The matching task's processes come back after a crash, as ECS restarts an essential container
 # (CASTLE_RESTART_MAX crashes a minute, then the launcher gives up and stops).
+# What each container does, for its line at start (which containers there are is the template's to say).
+WHAT = {
+    "matching": "commands on castle:{SYMBOL}:cmd",
+    "settlement": "events -> orders, trades, ledger (DynamoDB)",
+    "marketdata": "events -> trades, aggTrades, klines for /api/v3 (castle:{SYMBOL}:md:*)",
+    "publisher": "events + depth -> Binance's stream messages, on the frame bus (Redis pub/sub)",
+}
 RESTART_POLICY = RestartPolicy(max_crashes=int(os.environ.get("CASTLE_RESTART_MAX", "10")), window_s=60.0)
 
 
@@ -150,48 +157,39 @@ class LocalCloud:
             time.sleep(0.2)
 
     def _start_engine(self) -> None:
-        """The matching task's processes (the Fargate service's containers), with the stack's names."""
-        outputs = self.info.stack.outputs
-        env = {
+        """The matching task's containers, then the stream gateway's: as their task definitions say."""
+        session = boto3_session()
+        stack = self.info.stack
+        local_env = {
             **os.environ,
             **self.info.env(),
-            # The same variables the task definition gives its containers.
-            "ORDERS_TABLE": outputs.get("OrdersTableName", ""),
-            "BALANCES_TABLE": outputs.get("BalancesTableName", ""),
-            "TRADES_TABLE": outputs.get("TradesTableName", ""),
-            "ACCOUNTS_TABLE": outputs.get("AccountsTableName", ""),
-            "SNAPSHOTS_BUCKET": outputs.get("SnapshotsBucketName", ""),
-            "SNAPSHOTS_KEY_ARN": outputs.get("SnapshotsKeyArn", ""),
             # Locally, snapshots come often, so that every restart exercises them.
             "CASTLE_SNAPSHOT_EVERY_COMMANDS": os.environ.get("CASTLE_SNAPSHOT_EVERY_COMMANDS", "200"),
             "CASTLE_SNAPSHOT_EVERY_S": os.environ.get("CASTLE_SNAPSHOT_EVERY_S", "5"),
             "PYTHONPATH": os.pathsep.join([str(self.root / "layers" / "core"), str(self.root)]),
         }
-        self._start_process("matching", "matching_container.engine", env, "commands on castle:{SYMBOL}:cmd")
-        self._start_process("settlement", "matching_container.settlement", env,
-                            "events -> orders, trades, ledger (DynamoDB)")
-        self._start_process("marketdata", "matching_container.marketdata", env,
-                            "events -> trades, aggTrades, klines for /api/v3 (castle:{SYMBOL}:md:*)")
-        self._start_process("publisher", "matching_container.publisher", env,
-                            "events + depth -> Binance's stream messages, on the frame bus (Redis pub/sub)")
-        self._start_gateway(env)
+        for container in containers(session, stack.endpoint, stack.name, MATCHING_TASK):
+            self._start_process(container.name, container.argv, {**local_env, **container.environment},
+                                WHAT.get(container.name, ""))
+        for container in containers(session, stack.endpoint, stack.name, GATEWAY_TASK):
+            self._start_gateway(container, {**local_env, **container.environment})
 
-    def _start_gateway(self, env: dict) -> None:
-        """The stream gateway service (its own ECS service behind a load balancer in AWS)."""
+    def _start_gateway(self, container: Container, env: dict) -> None:
+        """The stream gateway service (its own ECS service behind a load balancer in AWS), on a free port."""
         port = free_port()
-        env = {**env, "CASTLE_GATEWAY_HOST": "127.0.0.1", "CASTLE_GATEWAY_PORT": str(port)}
-        self._start_process("gateway", "matching_container.gateway", env,
+        # The edge stands in for CloudFront and the load balancer, and sends no X-Castle-Origin: its
+        # X-Viewer-Address counts as is (CASTLE_ORIGIN_SECRET unset).
+        env = {**env, "CASTLE_GATEWAY_HOST": "127.0.0.1", "CASTLE_GATEWAY_PORT": str(port), "CASTLE_ORIGIN_SECRET": ""}
+        self._start_process(container.name, container.argv, env,
                             f"Binance's WebSocket streams on ws://127.0.0.1:{port} (/ws, /stream)")
-        wait_for_port(port, self.supervisor.get("gateway").proc, "gateway")
+        wait_for_port(port, self.supervisor.get(container.name).proc, container.name)
         self.info.gateway_url = f"ws://127.0.0.1:{port}"
         if not _ws_ok(f"{self.info.gateway_url}/ws", 10):
             raise LaunchError("the stream gateway did not accept a connection")
 
-    def _start_process(self, name: str, module: str, env: dict, what: str) -> None:
+    def _start_process(self, name: str, argv: list[str], env: dict, what: str) -> None:
         log = self.state / f"{name}.log"
-        component = self.supervisor.start(
-            name, [sys.executable, "-m", module], self.info.redis_url, cwd=self.root, env=env, log=log
-        )
+        component = self.supervisor.start(name, argv, self.info.redis_url, cwd=self.root, env=env, log=log)
         time.sleep(0.3)
         if component.proc.poll() is not None:
             raise LaunchError(f"{name} exited at start (see {self._rel(log)})")

@@ -86,14 +86,18 @@ class Supervisor:
             self._watcher = threading.Thread(target=self._watch, name="supervisor", daemon=True)
             self._watcher.start()
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    def stop(self, timeout_s: float = 7.0) -> None:
         self._stopping.set()
         with self._lock:  # no restart races the stop
             if self._watcher is not None:
                 self._watcher.join(timeout=1)
                 self._watcher = None
+            # Every group is told at once and shares one deadline: the whole stop stays within timeout_s.
             for component in reversed(self.components):
-                stop_group(component.proc, timeout_s)
+                _signal_group(component.proc, signal.SIGTERM)
+            deadline = time.monotonic() + timeout_s
+            for component in reversed(self.components):
+                stop_group(component.proc, max(0.0, deadline - time.monotonic()))
             self.components.clear()
 
     def first_exit(self) -> Component | None:
