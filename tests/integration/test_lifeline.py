@@ -61,13 +61,17 @@ def members(pgids: set[int]) -> set[int]:
 def test_every_child_and_grandchild_exits_within_5_s_of_the_launchers_death(tmp_path, sig):
     proc, record = launch(tmp_path)
     groups = {pgid for pgid, _ in record["groups"].values()}
+    deadline = time.monotonic() + 10
+    while len(members(groups)) < 4 and time.monotonic() < deadline:  # b's shell forks its sleeps
+        time.sleep(0.02)
     assert len(members(groups)) == 4  # a, b's shell and its two sleeps
     proc.send_signal(sig)
     proc.wait()
     deadline = time.monotonic() + 5
     while members(groups) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert members(groups) == set()
+    watchdog = Path(f"/proc/{record['watchdog'][0]}/stat")
+    assert members(groups) == set(), (record, watchdog.exists() and watchdog.read_text())
 
 
 def test_a_start_refuses_beside_a_live_launcher_and_stops_the_leftovers_of_a_dead_one(tmp_path):
