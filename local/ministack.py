@@ -126,3 +126,12 @@ def is_ready(url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+def set_journaling(url: str, on: bool) -> dict:
+    """Journal data writes or not (off only to measure what the journal costs: the state is then not durable)."""
+    import json
+
+    request = urllib.request.Request(f"{url}/_castle/journal", method="POST", data=b"on" if on else b"off")
+    with urllib.request.urlopen(request, timeout=300) as response:
+        return json.loads(response.read())

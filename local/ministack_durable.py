@@ -8,10 +8,14 @@ start. This entry point runs the same ministack (`python -m
 local.ministack_durable` on ministack's interpreter; it imports nothing of
 Castle's) and wraps its ASGI app:
 
-- **Journal.** Every data write that succeeds (DynamoDB PutItem, UpdateItem,
-  DeleteItem, BatchWriteItem, TransactWriteItems and PartiQL; S3 PUT, POST and
-  DELETE) is appended as one JSON line to `journal-<seq>.log` with `write(2)`
-  *before* its response is sent. A response a client got is therefore in the
+- **S3 objects** are written through by ministack itself (`S3_PERSIST=1`, under
+  `s3/`): each object is written to its file (atomically) before the response,
+  and loaded back when the S3 service loads. (ministack's `s3.json` in a
+  snapshot holds only the buckets' metadata, never the objects.)
+- **Journal.** Every DynamoDB write that succeeds (PutItem, UpdateItem,
+  DeleteItem, BatchWriteItem, TransactWriteItems and PartiQL) is appended as
+  one JSON line to `journal-<seq>.log` with `write(2)` *before* its response
+  is sent. A response a client got is therefore in the
   file, and a killed process's writes stay in the OS page cache, so a process
   kill loses nothing acknowledged; a power loss can lose what the kernel had
   not written back yet (no fsync per request; `CASTLE_JOURNAL_FSYNC=1` adds one).
@@ -45,17 +49,17 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from urllib.parse import parse_qs
 
 DATA = Path(os.environ.get("CASTLE_MINISTACK_DATA", ".castle/data/ministack")).resolve()
 DATA.mkdir(parents=True, exist_ok=True)
 # Before ministack is imported: its modules read these once (Lambda code blobs go to STATE_DIR/lambda-blobs).
 os.environ["PERSIST_STATE"] = "1"
 os.environ["STATE_DIR"] = str(DATA)
+os.environ["S3_PERSIST"] = "1"
+os.environ["S3_DATA_DIR"] = str(DATA / "s3")
 
 from ministack import app as ministack_app  # noqa: E402
 from ministack.core import persistence  # noqa: E402
-from ministack.core.router import detect_service  # noqa: E402
 from ministack.services import lambda_svc  # noqa: E402, F401 (now: its code blobs' folder is fixed at import)
 
 # ministack's own load at startup and save at shutdown are off: the journal below does both, crash-safely.
@@ -72,15 +76,9 @@ FSYNC = os.environ.get("CASTLE_JOURNAL_FSYNC") == "1"
 
 
 def is_data_write(scope: dict, headers: dict[str, str]) -> bool:
-    """A request whose success changes DynamoDB items or S3 objects."""
-    method = scope["method"]
+    """A request whose success changes DynamoDB items (S3 objects are written through by ministack)."""
     target = headers.get("x-amz-target", "")
-    if target.startswith("DynamoDB_"):
-        return target.rsplit(".", 1)[-1] in DYNAMODB_WRITES
-    if method not in ("PUT", "POST", "DELETE") or scope["path"].startswith("/_"):
-        return False
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-    return detect_service(method, scope["path"], headers, query) == "s3"
+    return target.startswith("DynamoDB_") and target.rsplit(".", 1)[-1] in DYNAMODB_WRITES
 
 
 class Journal:
@@ -150,7 +148,7 @@ class Journal:
 
 
 class DurableApp:
-    """ministack's ASGI app, with data writes journaled and state resumed at start."""
+    """ministack's ASGI app, with DynamoDB writes journaled and state resumed at start."""
 
     def __init__(self, app, journal: Journal) -> None:
         self.app = app
@@ -161,6 +159,7 @@ class DurableApp:
         self.checkpoint_lock = asyncio.Lock()
         self.checkpoint_task: asyncio.Task | None = None
         self.resumed: dict = {}
+        self.journaling = True  # off only for `make bench`'s persistence-off comparison (POST /_castle/journal)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -170,10 +169,10 @@ class DurableApp:
             await self.app(scope, receive, send)
             return
         if scope["path"].startswith("/_castle/"):
-            await self._admin(scope, send)
+            await self._admin(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        if not is_data_write(scope, headers):
+        if not self.journaling or not is_data_write(scope, headers):
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
@@ -276,9 +275,14 @@ class DurableApp:
                 self.open_gate.set()
             return {"seq": seq, "snapshot": name, "seconds": round(time.monotonic() - started, 3)}
 
-    async def _admin(self, scope, send) -> None:
+    async def _admin(self, scope, receive, send) -> None:
         if scope["path"] == "/_castle/checkpoint" and scope["method"] == "POST":
             status, body = 200, await self.checkpoint()
+        elif scope["path"] == "/_castle/journal" and scope["method"] == "POST":
+            # Off: writes are no longer journaled (the benchmark's persistence-off phase). On again: a
+            # checkpoint first takes in what was written meanwhile, so the state is durable again.
+            self.journaling = (await _read_body(receive)).strip() != b"off"
+            status, body = 200, {"journaling": self.journaling, **(await self.checkpoint() if self.journaling else {})}
         elif scope["path"] == "/_castle/durability":
             status, body = 200, {"resumed": self.resumed, "snapshotSeq": self.journal.snapshot_seq,
                                  "journalSeq": self.journal.last_seq}

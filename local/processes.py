@@ -92,13 +92,13 @@ class Supervisor:
             if self._watcher is not None:
                 self._watcher.join(timeout=1)
                 self._watcher = None
-            # Every group is told at once and shares one deadline: the whole stop stays within timeout_s.
-            for component in reversed(self.components):
-                _signal_group(component.proc, signal.SIGTERM)
+            # In reverse order (redis last, so that nothing loses it mid-stop), within one deadline: the
+            # whole stop stays within timeout_s, however slow one component is.
             deadline = time.monotonic() + timeout_s
             for component in reversed(self.components):
                 stop_group(component.proc, max(0.0, deadline - time.monotonic()))
             self.components.clear()
+            self._stopping.clear()  # the same supervisor can start the cloud again
 
     def first_exit(self) -> Component | None:
         return next((c for c in self.components if c.exited), None)
