@@ -139,6 +139,9 @@ def order_rate(cloud, args) -> dict:
     info = cloud.info
     accounts = e2e.create_accounts(info.edge_url, info.admin_token, 48)
     e2e.run_load(e2e.spec("ping", info.edge_url, args, 3.0, "127.30", warmup=0.0), args.e2e_processes)  # warm Lambdas
+    # The first order phase of a run is always the slowest (its Lambda workers' first orders): not measured.
+    e2e.load_phase("orders, warm-up (not measured)", e2e.spec("noncross", info.edge_url, args, 6.0, "127.29",
+                                                               accounts=accounts), args)
     phases: dict[str, list[dict]] = {"on": [], "off": []}
     order = [m for r in range(args.resume_rate_rounds) for m in (("on", "off") if r % 2 == 0 else ("off", "on"))]
     for i, mode in enumerate(order):
