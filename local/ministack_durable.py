@@ -117,9 +117,10 @@ class Journal:
                     if entry["seq"] > self.snapshot_seq:
                         yield entry
 
-    def open(self) -> None:
+    def open(self) -> Path:
         path = self.folder / f"journal-{self.last_seq + 1:012d}.log"
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        return path
 
     def append(self, request: dict) -> int:
         self.last_seq += 1
@@ -135,13 +136,15 @@ class Journal:
         tmp = self.folder / "CURRENT.tmp"
         tmp.write_text(snapshot + "\n")
         os.replace(tmp, self.folder / "CURRENT")
-        old_files = self.files()
         if self._fd is not None:
             os.close(self._fd)
         self.snapshot_seq, self.since_checkpoint = seq, 0
-        self.open()
-        for path in old_files:
-            path.unlink(missing_ok=True)
+        current = self.open()
+        # Not the file just opened: with no write since the last checkpoint it has the same name, and
+        # unlinking it would send every later write to a file that no longer exists.
+        for path in self.files():
+            if path != current:
+                path.unlink(missing_ok=True)
         for folder in self.folder.glob("snapshot-*"):
             if folder.name != snapshot:
                 shutil.rmtree(folder, ignore_errors=True)
