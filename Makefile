@@ -1,16 +1,17 @@
 # Castle. Every target creates (or reuses) .venv itself.
 #   make up     the local cloud in the foreground (Ctrl-C stops it)
-#   make deploy-local  redeploy template.yaml into the running local cloud
+#   make deploy-local  redeploy template.yaml into the running local cloud (its data stays)
+#   make reset  wipe the local cloud's data (.castle/data); asks first, FORCE=1 does not
 #   make test   ruff, pytest, sam validate --lint, sam build
 #   make bench  the benchmarks
 #   make image  build (and push to ECR) the matching engine image
 #   make lint   ruff
 #   make engine compile the matching engine's hot path (Cython) into build/engine (every target does)
-#   make clean  build outputs and caches (make distclean also drops .venv)
+#   make clean  build outputs and caches, not .castle/data (make distclean also drops .venv)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help venv engine toolchain redis up deploy-local test pytest sam lint bench image clean distclean
+.PHONY: help venv engine toolchain redis up deploy-local reset test pytest sam lint bench image clean distclean
 
 ROOT := $(CURDIR)
 VENV := $(ROOT)/.venv
@@ -30,7 +31,7 @@ FIND_PYTHON312 := for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.
 	done; true
 
 help:
-	@sed -n '2,10p' Makefile | sed 's/^# *//'
+	@sed -n '2,11p' Makefile | sed 's/^# *//'
 
 $(BIN)/python:
 	@py=$$($(FIND_PYTHON312)); \
@@ -71,6 +72,13 @@ up: venv
 
 deploy-local: venv
 	@$(BIN)/python -m local.deploy
+
+FORCE ?= 0
+reset: venv
+	@if [ "$(FORCE)" != 1 ]; then \
+		read -r -p "wipe .castle/data: every account, API key, balance, order and trade of the local cloud? [y/N] " answer; \
+		[ "$$answer" = y ] || [ "$$answer" = Y ] || { echo "nothing wiped"; exit 1; }; fi
+	@$(BIN)/python -m local.reset
 
 test: lint pytest sam
 
@@ -121,8 +129,10 @@ image:
 	docker push $$registry/$(IMAGE_REPO):$(IMAGE_TAG); \
 	echo "pushed $$registry/$(IMAGE_REPO):$(IMAGE_TAG) (template parameter MatchingImageUri)"
 
+# .castle/data (what the local cloud holds) stays: `make reset` is the one way to wipe it.
 clean:
-	rm -rf .aws-sam .castle .pytest_cache .ruff_cache .hypothesis build
+	rm -rf .aws-sam .pytest_cache .ruff_cache .hypothesis build
+	[ ! -d .castle ] || find .castle -mindepth 1 -maxdepth 1 ! -name data -exec rm -rf {} +
 	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean

@@ -11,19 +11,27 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from local import ministack
+from local.lifeline import AlreadyRunning, Lifeline, clear_leftovers
 from local.processes import LaunchError, RestartPolicy, Supervisor, free_port, port_is_free, wait_for_port
 from local.redis_server import start_redis
-from local.stack import Stack, aws_env, deploy
+from local.stack import Stack, aws_env, boto3_session, deploy
+from local.task_definitions import GATEWAY_TASK, MATCHING_TASK, Container, containers
 
 ROOT = Path(__file__).resolve().parents[1]
 # The matching task's processes come back after a crash, as ECS restarts an essential container
 # (CASTLE_RESTART_MAX crashes a minute, then the launcher gives up and stops).
+# What each container does, for its line at start (which containers there are is the template's to say).
+WHAT = {
+    "matching": "commands on castle:{SYMBOL}:cmd",
+    "settlement": "events -> orders, trades, ledger (DynamoDB)",
+    "marketdata": "events -> trades, aggTrades, klines for /api/v3 (castle:{SYMBOL}:md:*)",
+    "publisher": "events + depth -> Binance's stream messages, on the frame bus (Redis pub/sub)",
+}
 RESTART_POLICY = RestartPolicy(max_crashes=int(os.environ.get("CASTLE_RESTART_MAX", "10")), window_s=60.0)
 
 
@@ -55,7 +63,9 @@ class LocalCloud:
         self.root = root
         self.state = state or root / ".castle"
         self.edge_port = edge_port
+        self.data = self.state / "data"  # everything the cloud holds; `make reset` wipes it
         self.supervisor = Supervisor(notify=lambda name, detail: self.announce(name, detail))
+        self.lifeline: Lifeline | None = None
         self.restart_policy = RESTART_POLICY
         self.info: CloudInfo | None = None
         self._edge = None
@@ -68,13 +78,19 @@ class LocalCloud:
         self.state.mkdir(parents=True, exist_ok=True)
         timings: dict[str, float] = {}
         t0 = time.monotonic()
+        self._clear_leftovers()
         if self.edge_port is not None and not port_is_free(self.edge_port):
             raise LaunchError(f"port {self.edge_port} is already in use: stop what holds it, or set CASTLE_PORT")
+        self.lifeline = Lifeline(self.state / "pids.json")
+        self.supervisor.on_spawn = self.lifeline.hold
+        resuming = (self.data / "ministack" / "CURRENT").exists()
+        self.announce("data", f"{self._rel(self.data)}: " + (
+            "resuming what the last run left (make reset wipes it)" if resuming else "new and empty"))
         redis_url = os.environ.get("REDIS_URL")
         if redis_url:
             self.announce("redis", f"{redis_url}  (REDIS_URL, not started here)")
         else:
-            redis = start_redis(self.supervisor, self.root, log=self.state / "redis.log")
+            redis = start_redis(self.supervisor, self.root, self.data / "redis", log=self.state / "redis.log")
             redis_url = redis.url
             self.announce("redis", f"{redis_url}  (log {self._rel(redis.log)})")
         timings["redis"] = time.monotonic() - t0
@@ -83,15 +99,21 @@ class LocalCloud:
         timings["venv"] = time.monotonic() - t0
 
         ms = ministack.start_ministack(
-            self.supervisor, python, self.root, self.state / "tmp", log=self.state / "ministack.log"
+            self.supervisor, python, self.root, self.state / "tmp", self.data / "ministack",
+            log=self.state / "ministack.log",
         )
         self.announce("ministack", f"{ms.url}  (AWS_ENDPOINT_URL; log {self._rel(ms.log)})")
+        if resuming:
+            resumed = ministack.durability(ms.url)["resumed"]
+            self.announce("resumed", f"{resumed['snapshot']} + {resumed['replayed']} journaled writes replayed "
+                                     f"in {resumed['seconds']:.1f}s")
         timings["ministack"] = time.monotonic() - t0
 
-        admin_token = secrets.token_hex(32)  # hex: never starts with "-" (argv). A new one per run, in .castle/local.env
+        admin_token = self._admin_token()
         stack = deploy(
             self.root, ms.url, {"RedisUrl": redis_url, "AdminToken": admin_token}, log=self.state / "deploy.log"
         )
+        ministack.checkpoint(ms.url)  # the deploy's resources (KMS keys, functions) are not journaled
         self.announce("stack", f"{stack.name} deployed by sam  (log {self._rel(self.state / 'deploy.log')})")
         self.announce("rest-api", stack.rest_url)
         timings["deploy"] = time.monotonic() - t0
@@ -106,6 +128,26 @@ class LocalCloud:
         self._write_env()
         return self.info
 
+    def _clear_leftovers(self) -> None:
+        """Processes of an earlier run whose launcher was killed (its pids are in pids.json) are stopped."""
+        try:
+            stopped = clear_leftovers(self.state / "pids.json")
+        except AlreadyRunning as e:
+            raise LaunchError(f"another local cloud (launcher pid {e.args[0]}) is running on {self._rel(self.state)}: "
+                              "stop it first (Ctrl-C in its terminal, or kill it: its children follow)") from None
+        if stopped:
+            self.announce("leftovers", f"stopped {len(stopped)} process groups of an earlier run: "
+                                       + " ".join(map(str, stopped)))
+
+    def _admin_token(self) -> str:
+        """The stack's AdminToken, kept with the data: the same across restarts (hex: never a leading "-")."""
+        path = self.data / "admin-token"
+        if not path.exists():
+            self.data.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
     def _warm_up(self, stack: Stack, timeout_s: float = 30.0) -> None:
         """Up means healthy: wait until the REST API's first (cold) Lambda answers."""
         deadline = time.monotonic() + timeout_s
@@ -115,48 +157,39 @@ class LocalCloud:
             time.sleep(0.2)
 
     def _start_engine(self) -> None:
-        """The matching task's processes (the Fargate service's containers), with the stack's names."""
-        outputs = self.info.stack.outputs
-        env = {
+        """The matching task's containers, then the stream gateway's: as their task definitions say."""
+        session = boto3_session()
+        stack = self.info.stack
+        local_env = {
             **os.environ,
             **self.info.env(),
-            # The same variables the task definition gives its containers.
-            "ORDERS_TABLE": outputs.get("OrdersTableName", ""),
-            "BALANCES_TABLE": outputs.get("BalancesTableName", ""),
-            "TRADES_TABLE": outputs.get("TradesTableName", ""),
-            "ACCOUNTS_TABLE": outputs.get("AccountsTableName", ""),
-            "SNAPSHOTS_BUCKET": outputs.get("SnapshotsBucketName", ""),
-            "SNAPSHOTS_KEY_ARN": outputs.get("SnapshotsKeyArn", ""),
             # Locally, snapshots come often, so that every restart exercises them.
             "CASTLE_SNAPSHOT_EVERY_COMMANDS": os.environ.get("CASTLE_SNAPSHOT_EVERY_COMMANDS", "200"),
             "CASTLE_SNAPSHOT_EVERY_S": os.environ.get("CASTLE_SNAPSHOT_EVERY_S", "5"),
             "PYTHONPATH": os.pathsep.join([str(self.root / "layers" / "core"), str(self.root)]),
         }
-        self._start_process("matching", "matching_container.engine", env, "commands on castle:{SYMBOL}:cmd")
-        self._start_process("settlement", "matching_container.settlement", env,
-                            "events -> orders, trades, ledger (DynamoDB)")
-        self._start_process("marketdata", "matching_container.marketdata", env,
-                            "events -> trades, aggTrades, klines for /api/v3 (castle:{SYMBOL}:md:*)")
-        self._start_process("publisher", "matching_container.publisher", env,
-                            "events + depth -> Binance's stream messages, on the frame bus (Redis pub/sub)")
-        self._start_gateway(env)
+        for container in containers(session, stack.endpoint, stack.name, MATCHING_TASK):
+            self._start_process(container.name, container.argv, {**local_env, **container.environment},
+                                WHAT.get(container.name, ""))
+        for container in containers(session, stack.endpoint, stack.name, GATEWAY_TASK):
+            self._start_gateway(container, {**local_env, **container.environment})
 
-    def _start_gateway(self, env: dict) -> None:
-        """The stream gateway service (its own ECS service behind a load balancer in AWS)."""
+    def _start_gateway(self, container: Container, env: dict) -> None:
+        """The stream gateway service (its own ECS service behind a load balancer in AWS), on a free port."""
         port = free_port()
-        env = {**env, "CASTLE_GATEWAY_HOST": "127.0.0.1", "CASTLE_GATEWAY_PORT": str(port)}
-        self._start_process("gateway", "matching_container.gateway", env,
+        # The edge stands in for CloudFront and the load balancer, and sends no X-Castle-Origin: its
+        # X-Viewer-Address counts as is (CASTLE_ORIGIN_SECRET unset).
+        env = {**env, "CASTLE_GATEWAY_HOST": "127.0.0.1", "CASTLE_GATEWAY_PORT": str(port), "CASTLE_ORIGIN_SECRET": ""}
+        self._start_process(container.name, container.argv, env,
                             f"Binance's WebSocket streams on ws://127.0.0.1:{port} (/ws, /stream)")
-        wait_for_port(port, self.supervisor.get("gateway").proc, "gateway")
+        wait_for_port(port, self.supervisor.get(container.name).proc, container.name)
         self.info.gateway_url = f"ws://127.0.0.1:{port}"
         if not _ws_ok(f"{self.info.gateway_url}/ws", 10):
             raise LaunchError("the stream gateway did not accept a connection")
 
-    def _start_process(self, name: str, module: str, env: dict, what: str) -> None:
+    def _start_process(self, name: str, argv: list[str], env: dict, what: str) -> None:
         log = self.state / f"{name}.log"
-        component = self.supervisor.start(
-            name, [sys.executable, "-m", module], self.info.redis_url, cwd=self.root, env=env, log=log
-        )
+        component = self.supervisor.start(name, argv, self.info.redis_url, cwd=self.root, env=env, log=log)
         time.sleep(0.3)
         if component.proc.poll() is not None:
             raise LaunchError(f"{name} exited at start (see {self._rel(log)})")
@@ -201,6 +234,9 @@ class LocalCloud:
             self._edge.stop()
             self._edge = None
         self.supervisor.stop()
+        if self.lifeline is not None:
+            self.lifeline.close()
+            self.lifeline = None
         shutil.rmtree(self.state / "tmp", ignore_errors=True)
 
     def _rel(self, path: Path | None) -> str:

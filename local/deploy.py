@@ -2,21 +2,25 @@
 
 Reads the running cloud's endpoint and Redis from .castle/local.env (written by
 `make up`), then runs the same `sam build && sam deploy` as the launcher. The
-next request is served by the new code. (The matching engine is a process, not
-a stack resource: `make up` again restarts it.)
+next request is served by the new code. The data stays: the deploy updates the
+stack in place, and ministack then takes a checkpoint, as `make up` does after
+its own deploy. (The matching engine is a process, not a stack resource:
+`make up` again restarts it.)
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
 
+from local import ministack
 from local.processes import LaunchError
 from local.stack import deploy
 
 ROOT = Path(__file__).resolve().parents[1]
-STATE = ROOT / ".castle"
+STATE = Path(os.environ.get("CASTLE_STATE", ROOT / ".castle"))
 
 
 def read_env(path: Path) -> dict[str, str]:
@@ -32,6 +36,7 @@ def main() -> int:
         env = read_env(STATE / "local.env")
         overrides = {"RedisUrl": env["REDIS_URL"], "AdminToken": env.get("CASTLE_ADMIN_TOKEN", "")}
         stack = deploy(ROOT, env["AWS_ENDPOINT_URL"], overrides, log=STATE / "deploy.log")
+        ministack.checkpoint(env["AWS_ENDPOINT_URL"])  # the deploy's changes are not journaled
     except LaunchError as e:
         print(f"make deploy-local: {e}", file=sys.stderr)
         return 1

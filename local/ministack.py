@@ -16,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from local.processes import Component, LaunchError, Supervisor, free_port
+from local.processes import Component, LaunchError, Supervisor, free_port, port_is_free
 from local.python312 import find_python312
 
 HERE = Path(__file__).resolve().parent
@@ -52,12 +52,13 @@ def _run(argv: list[str], what: str) -> None:
         raise LaunchError(f"{what} failed: {last[0]}")
 
 
-def start_ministack(
-    supervisor: Supervisor, python: Path, cwd: Path, tmp: Path, log: Path, port: int | None = None
-) -> Component:
-    port = port or free_port()
+def start_ministack(supervisor: Supervisor, python: Path, cwd: Path, tmp: Path, data: Path, log: Path) -> Component:
+    """ministack with its write-ahead journal (local/ministack_durable.py): its state lives in `data`."""
+    data.mkdir(parents=True, exist_ok=True)
+    port = _port(data / "port")
     tmp.mkdir(parents=True, exist_ok=True)
     env = {
+        "CASTLE_MINISTACK_DATA": str(data),
         **os.environ,
         "GATEWAY_PORT": str(port),
         "BIND_HOST": "127.0.0.1",
@@ -70,9 +71,38 @@ def start_ministack(
     }
     env.pop("AWS_ENDPOINT_URL", None)
     url = f"http://127.0.0.1:{port}"
-    component = supervisor.start("ministack", [str(python), "-m", "ministack"], url, cwd=cwd, env=env, log=log)
-    wait_until_ready(url, component, timeout_s=30)
+    argv = [str(python), "-m", "local.ministack_durable"]
+    component = supervisor.start("ministack", argv, url, cwd=cwd, env=env, log=log)
+    wait_until_ready(url, component, timeout_s=300)  # a resume replays the journal before the port opens
     return component
+
+
+def _port(remembered: Path) -> int:
+    """The last run's port when it is free, else a new one."""
+    if remembered.exists():
+        port = int(remembered.read_text())
+        if port_is_free(port):
+            return port
+    port = free_port()
+    remembered.write_text(str(port))
+    return port
+
+
+def durability(url: str) -> dict:
+    """What the journal resumed at start, and where it stands."""
+    import json
+
+    with urllib.request.urlopen(f"{url}/_castle/durability", timeout=5) as response:
+        return json.loads(response.read())
+
+
+def checkpoint(url: str) -> dict:
+    """A snapshot of every service now (after a deploy: its control-plane changes are not journaled)."""
+    import json
+
+    request = urllib.request.Request(f"{url}/_castle/checkpoint", method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=300) as response:
+        return json.loads(response.read())
 
 
 def wait_until_ready(url: str, component: Component, timeout_s: float) -> None:
@@ -96,3 +126,12 @@ def is_ready(url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+def set_journaling(url: str, on: bool) -> dict:
+    """Journal data writes or not (off only to measure what the journal costs: the state is then not durable)."""
+    import json
+
+    request = urllib.request.Request(f"{url}/_castle/journal", method="POST", data=b"on" if on else b"off")
+    with urllib.request.urlopen(request, timeout=300) as response:
+        return json.loads(response.read())

@@ -63,6 +63,7 @@ class Component:
 class Supervisor:
     components: list[Component] = field(default_factory=list)
     notify: Callable[[str, str], None] | None = None  # (component, what happened): the launcher's output
+    on_spawn: Callable[[str, int], None] | None = None  # (component, pid): the lifeline holds each new group
     _watcher: threading.Thread | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -73,6 +74,7 @@ class Supervisor:
     ) -> Component:
         component = Component(name, _spawn(argv, cwd, env, log, "wb"), url, log, argv, cwd, env)
         self.components.append(component)
+        self._spawned(component)
         if restart is not None:
             self.supervise(component, restart)
         return component
@@ -84,15 +86,19 @@ class Supervisor:
             self._watcher = threading.Thread(target=self._watch, name="supervisor", daemon=True)
             self._watcher.start()
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    def stop(self, timeout_s: float = 7.0) -> None:
         self._stopping.set()
         with self._lock:  # no restart races the stop
             if self._watcher is not None:
                 self._watcher.join(timeout=1)
                 self._watcher = None
+            # In reverse order (redis last, so that nothing loses it mid-stop), within one deadline: the
+            # whole stop stays within timeout_s, however slow one component is.
+            deadline = time.monotonic() + timeout_s
             for component in reversed(self.components):
-                stop_group(component.proc, timeout_s)
+                stop_group(component.proc, max(0.0, deadline - time.monotonic()))
             self.components.clear()
+            self._stopping.clear()  # the same supervisor can start the cloud again
 
     def first_exit(self) -> Component | None:
         return next((c for c in self.components if c.exited), None)
@@ -115,9 +121,14 @@ class Supervisor:
                     continue
                 stop_group(c.proc, 1.0)  # whatever the dead leader left in its group
                 c.proc = _spawn(c.argv, c.cwd, c.env, c.log, "ab")
+                self._spawned(c)
                 # Told before counted: whoever waits on `restarts` then finds the log line written.
                 self._tell(c, f"exited with status {status}; restarted as pid {c.proc.pid} (restart {c.restarts + 1})")
                 c.restarts += 1
+
+    def _spawned(self, component: Component) -> None:
+        if self.on_spawn is not None:
+            self.on_spawn(component.name, component.proc.pid)
 
     def _watch(self) -> None:
         while not self._stopping.wait(0.1):

@@ -49,6 +49,13 @@ def aws_env(endpoint: str) -> dict[str, str]:
     }
 
 
+def boto3_session():
+    """A session with the local cloud's dummy credentials (the endpoint goes to each client)."""
+    import boto3
+
+    return boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+
+
 def samconfig_overrides(root: Path) -> list[str]:
     config = tomllib.loads((root / "samconfig.toml").read_text())
     raw = config.get(CONFIG_ENV, {}).get("deploy", {}).get("parameters", {}).get("parameter_overrides", "")
@@ -57,13 +64,11 @@ def samconfig_overrides(root: Path) -> list[str]:
 
 def deploy(root: Path, endpoint: str, overrides: dict[str, str], log: Path) -> Stack:
     """sam build + sam deploy into the emulator; returns the stack's outputs."""
-    import boto3
-
     env = {**os.environ, **aws_env(endpoint), "SAM_CLI_POLL_DELAY": "0.1"}
     env.pop("AWS_PROFILE", None)
     # sam build looks for python3.12 on PATH: the project's .venv is one.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    session = boto3_session()
     s3 = session.client("s3", endpoint_url=endpoint)
     try:
         s3.create_bucket(Bucket=ARTIFACT_BUCKET)

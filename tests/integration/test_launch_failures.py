@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,10 +17,18 @@ from local.stack import deploy
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
+STATE = ROOT / ".castle" / f"launch-failures-{os.getpid()}"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _own_state():
+    yield
+    shutil.rmtree(STATE, ignore_errors=True)
 
 
 def run_up(env_changes: dict[str, str], timeout_s: float = 60) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["CASTLE_STATE"] = str(STATE)  # never a running make up's
     env.update(env_changes)
     return subprocess.run(
         [sys.executable, "-m", "local.up"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s
@@ -55,7 +64,8 @@ def test_failed_deploy_names_the_cause(tmp_path):
     python = ministack.ensure_venv(ROOT / ".venv-ministack")
     supervisor = Supervisor()
     try:
-        ms = ministack.start_ministack(supervisor, python, ROOT, tmp_path / "tmp", log=tmp_path / "ministack.log")
+        ms = ministack.start_ministack(supervisor, python, ROOT, tmp_path / "tmp", tmp_path / "data",
+                                       log=tmp_path / "ministack.log")
         with pytest.raises(LaunchError) as info:
             deploy(ROOT, ms.url, {"MatchingDesiredCount": "7"}, log=tmp_path / "deploy.log")
     finally:

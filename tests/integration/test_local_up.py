@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,6 +33,8 @@ def alive(pid: int) -> bool:
 def test_up_prints_each_component_and_ctrl_c_stops_them_all():
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env["CASTLE_PORT"] = str(free_port())
+    state = ROOT / ".castle" / f"up-{os.getpid()}"  # its own state and data, never a running make up's
+    env["CASTLE_STATE"] = str(state)
     proc = subprocess.Popen([sys.executable, "-m", "local.up"], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lines = []
@@ -55,3 +58,6 @@ def test_up_prints_each_component_and_ctrl_c_stops_them_all():
     assert any(line.startswith("castle is up in ") for line in lines), out
     assert len(children) >= 4, out  # redis, ministack, matching, settlement (+ the market-data projector)
     assert not [pid for pid in children if alive(pid)]
+    assert (state / "data" / "redis").is_dir() and (state / "data" / "ministack" / "CURRENT").is_file()
+    assert not (state / "pids.json").exists()
+    shutil.rmtree(state, ignore_errors=True)
