@@ -284,6 +284,24 @@ def test_kill_9_of_every_process_under_load_loses_nothing_acknowledged(world):
     world.view = after
 
 
+def local_command(world: World, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CASTLE_STATE": str(world.state)}
+    return subprocess.run(list(argv), cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=600)
+
+
+def test_a_redeploy_with_make_deploy_local_keeps_the_data(world):
+    deployed = local_command(world, sys.executable, "-m", "local.deploy")
+    assert deployed.returncode == 0, deployed.stderr
+    assert "redeployed" in deployed.stdout
+    assert view(world) == world.view
+
+
+def test_make_reset_refuses_while_the_cloud_runs(world):
+    refused = local_command(world, sys.executable, "-m", "local.reset")
+    assert refused.returncode == 1 and "running" in refused.stderr
+    assert view(world) == world.view
+
+
 def test_leftovers_of_a_killed_run_are_stopped_by_the_next_start_which_keeps_the_data(world):
     record = json.loads((world.state / "pids.json").read_text())
     _kill(record["watchdog"][0])  # no lifeline: the children outlive the launcher
@@ -304,3 +322,15 @@ def test_leftovers_of_a_killed_run_are_stopped_by_the_next_start_which_keeps_the
     run.proc.wait(timeout=10)
     assert time.monotonic() - started < 10
     assert processes_of_any(pids) == set()
+
+
+def test_make_reset_asks_first_and_then_wipes_the_data(world):
+    data = world.state / "data"
+    assert (data / "ministack").exists() and (data / "redis").exists()
+    declined = local_command(world, "make", "--no-print-directory", "reset", stdin="n\n")
+    assert declined.returncode != 0 and "nothing wiped" in declined.stdout
+    assert (data / "ministack").exists()
+    wiped = local_command(world, "make", "--no-print-directory", "reset", "FORCE=1")
+    assert wiped.returncode == 0, wiped.stderr
+    assert not data.exists()
+
