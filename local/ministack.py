@@ -16,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from local.processes import Component, LaunchError, Supervisor, free_port, port_is_free
+from local.processes import Component, LaunchError, Supervisor, remembered_port
 from local.python312 import find_python312
 
 HERE = Path(__file__).resolve().parent
@@ -55,7 +55,7 @@ def _run(argv: list[str], what: str) -> None:
 def start_ministack(supervisor: Supervisor, python: Path, cwd: Path, tmp: Path, data: Path, log: Path) -> Component:
     """ministack with its write-ahead journal (local/ministack_durable.py): its state lives in `data`."""
     data.mkdir(parents=True, exist_ok=True)
-    port = _port(data / "port")
+    port = remembered_port(data / "port")
     tmp.mkdir(parents=True, exist_ok=True)
     env = {
         "CASTLE_MINISTACK_DATA": str(data),
@@ -77,15 +77,6 @@ def start_ministack(supervisor: Supervisor, python: Path, cwd: Path, tmp: Path, 
     return component
 
 
-def _port(remembered: Path) -> int:
-    """The last run's port when it is free, else a new one."""
-    if remembered.exists():
-        port = int(remembered.read_text())
-        if port_is_free(port):
-            return port
-    port = free_port()
-    remembered.write_text(str(port))
-    return port
 
 
 def durability(url: str) -> dict:

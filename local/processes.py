@@ -201,3 +201,15 @@ def wait_for_port(port: int, proc: subprocess.Popen, name: str, timeout_s: float
         except OSError:
             time.sleep(0.05)
     raise LaunchError(f"{name}: nothing listening on port {port} after {timeout_s:.0f}s")
+
+
+def remembered_port(remembered: Path) -> int:
+    """The last run's port when it is still free (the stack's URLs then stay the same), else a new one, remembered."""
+    if remembered.exists():
+        port = int(remembered.read_text())
+        if port_is_free(port):
+            return port
+    port = free_port()
+    remembered.write_text(str(port))
+    return port
+

@@ -15,7 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
-from local.processes import Component, LaunchError, Supervisor, free_port, port_is_free, wait_for_port
+from local.processes import Component, LaunchError, Supervisor, remembered_port, wait_for_port
 
 
 def start_redis(supervisor: Supervisor, cwd: Path, data: Path, log: Path | None = None) -> Component:
@@ -23,7 +23,7 @@ def start_redis(supervisor: Supervisor, cwd: Path, data: Path, log: Path | None 
     if server is None:
         raise LaunchError("redis-server is not on PATH: install it (apt-get install -y redis-server) or set REDIS_URL")
     data.mkdir(parents=True, exist_ok=True)
-    port = _port(data / "port")
+    port = remembered_port(data / "port")
     argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
             "--save", "", "--appendonly", "yes", "--appendfsync", "everysec"]
     component = supervisor.start("redis", argv, f"redis://127.0.0.1:{port}/0", cwd=cwd, log=log)
@@ -51,12 +51,3 @@ def _wait_loaded(component: Component, timeout_s: float) -> None:
         client.close()
 
 
-def _port(remembered: Path) -> int:
-    """The last run's port when it is free (the stack's RedisUrl then stays the same), else a new one."""
-    if remembered.exists():
-        port = int(remembered.read_text())
-        if port_is_free(port):
-            return port
-    port = free_port()
-    remembered.write_text(str(port))
-    return port
