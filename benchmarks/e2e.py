@@ -364,7 +364,7 @@ def _run(args, cloud, info, startup_s, failures, t_start, load_start) -> dict:
         "config": {"edge_url": edge, "startup_s": round(startup_s, 1), "loadavg_start": load_start,
                    "commit": _commit(), "python": sys.version.split()[0]},
     }
-    _write("local_cloud", local_cloud)
+    _write("local_cloud", local_cloud, keep=("durability",))  # the resume benchmark's part stays
 
     # ------------------------------------------------- one order, stage by stage
     log(f"stages: {args.stage_iterations} orders timed stage by stage, one at a time")
@@ -509,11 +509,15 @@ def _commit() -> str:
         return ""
 
 
-def _write(name: str, result: dict) -> None:
+def _write(name: str, result: dict, keep: tuple[str, ...] = ()) -> None:
+    """Write a result file; the `keep` sections another benchmark wrote into it stay as they were."""
     import json
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
+    if keep and path.exists():
+        before = json.loads(path.read_text())
+        result = {**result, **{k: before[k] for k in keep if k in before}}
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     tmp.replace(path)
