@@ -235,8 +235,8 @@ class SettlementWriter:
             self.step(pending=True)  # retries of failed entries
 
 
-def bootstrap(settings: EngineSettings, wiring: Adapters | None = None) -> SettlementWriter:
-    wiring = wiring or Adapters(settings.stack)
+def bootstrap(settings: EngineSettings) -> SettlementWriter:
+    wiring = Adapters(settings.stack)
     symbols = default_symbols()
     commissions = AccountCommissions(wiring.profiles)
     settlements = {name: SymbolSettlement(symbols[name], wiring.orders, commissions) for name in settings.symbols}

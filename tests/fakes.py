@@ -104,21 +104,15 @@ class MemoryOrders:
 
     def _change(self, change: OrderChange) -> None:
         """As DynamoDB's update expressions do: fills add their deltas, other changes set what changed."""
-        before, after = change.before, change.after
+        after = change.after
         stored = self.records[_key(after)]
         common = {"status": after.status, "update_time": after.update_time}
         if change.trade_id:
-            self.records[_key(after)] = replace(
-                stored, executed=stored.executed + after.executed - before.executed,
-                cum_quote=stored.cum_quote + after.cum_quote - before.cum_quote,
-                hold_used=stored.hold_used + after.hold_used - before.hold_used, last_trade_id=change.trade_id,
-                **common)
+            added = {name: getattr(stored, name) + change.delta(name) for name in ("executed", "cum_quote", "hold_used")}
+            self.records[_key(after)] = replace(stored, last_trade_id=change.trade_id, **added, **common)
             return
-        for name in ("working_time", "qty", "hold_amount"):
-            if getattr(after, name) != getattr(before, name):
-                common[name] = getattr(after, name)
-        common["prevented_qty"] = stored.prevented_qty + after.prevented_qty - before.prevented_qty
-        self.records[_key(after)] = replace(stored, **common)
+        prevented = stored.prevented_qty + change.delta("prevented_qty")
+        self.records[_key(after)] = replace(stored, prevented_qty=prevented, **change.settings(), **common)
 
 
 def _key(record: OrderRecord) -> tuple[int, str, int]:

@@ -178,7 +178,7 @@ class MemoryExchange:
                 self.settlement.apply(event, self.ts)
 
     def state(self) -> tuple:
-        return dict(self.ledger.all_balances()), {k: v for k, v in self.orders.records.items()}
+        return dict(self.ledger.all_balances()), dict(self.orders.records)
 
 
 flows = st.lists(st.tuples(st.sampled_from([ALICE, BOB]), st.sampled_from([Side.BUY, Side.SELL]),

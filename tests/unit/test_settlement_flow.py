@@ -11,7 +11,8 @@ from castle.ledger import EXTERNAL, FEES, audit, fund
 from castle.matching import MatchingEngine
 from castle.order_records import OrderRecord
 from castle.orders import CancelOrder, OrderStatus, OrderType, PlaceOrder, Side, TimeInForce
-from castle.settlement import Commission, fee, hold_for
+from castle.holds import hold_for
+from castle.settlement import Commission, fee
 from castle.symbols import default_symbols
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

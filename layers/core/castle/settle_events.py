@@ -40,6 +40,7 @@ from castle.symbols import Symbol
 from castle.user_data import Fill
 
 OPEN = (OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+SET_FIELDS = ("working_time", "qty", "hold_amount")  # what a non-fill change may set
 OrderKey = tuple[int, int]  # (account, order id)
 
 
@@ -66,6 +67,15 @@ class OrderChange:
     after: OrderRecord
     trade_id: int = 0
     from_statuses: tuple[OrderStatus, ...] = ()
+
+    def delta(self, name: str) -> int:
+        """What the change adds to a counter (a fill's executed, cum_quote, hold_used; prevented_qty)."""
+        return getattr(self.after, name) - getattr(self.before, name)
+
+    def settings(self) -> dict[str, int]:
+        """The fields a non-fill change sets besides status and update time: only those it changed."""
+        return {name: getattr(self.after, name) for name in SET_FIELDS
+                if getattr(self.after, name) != getattr(self.before, name)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 from castle.accounts import Commission
 from castle.events import TradeExecuted
-from castle.holds import MARKET_SLIPPAGE_BPS, Hold, hold_for
+from castle.holds import Hold
 from castle.ledger import FEES, Bucket, EntryKind, LedgerEntry, Posting, release
 from castle.orders import Side
 from castle.symbols import Symbol
-
-__all__ = ["MARKET_SLIPPAGE_BPS", "Commission", "Hold", "fee", "hold_for", "release_leftover", "trade_entry",
-           "used_by_fill"]
 
 RATE_ONE = 10**8  # commission rates are integers in 1e-8 (0.1% = 100_000), as castle.accounts keeps them
 

@@ -1,10 +1,10 @@
 """The composition root: one settings object read from the environment once, and every adapter built here.
 
 template.yaml gives each function and container the names below (a
-deployable that is not given one sees ""). Handlers and the container's
-processes ask `adapters()` for what they need; tests build `Adapters` with
-their own settings and clients. Nothing else reads these variables or
-constructs a DynamoDB or Redis adapter.
+deployable that is not given one sees ""). Handlers ask `adapters()` for
+what they need; the matching task's processes build `Adapters` from the
+`Settings` inside their `EngineSettings`. Nothing else reads these variables
+or constructs a DynamoDB or Redis adapter.
 """
 
 from __future__ import annotations
@@ -58,15 +58,14 @@ class Settings:
 class Adapters:
     """Each adapter built on first use and kept for the life of the process (a warm Lambda, a container)."""
 
-    def __init__(self, settings: Settings, dynamodb=None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._dynamodb = dynamodb
 
     @cached_property
     def dynamodb(self):
         import boto3
 
-        return self._dynamodb or boto3.client("dynamodb")
+        return boto3.client("dynamodb")
 
     @cached_property
     def ledger(self):
@@ -172,10 +171,6 @@ class Adapters:
 def adapters() -> Adapters:
     """This process's adapters, from its environment as it was at first use."""
     return Adapters(Settings.from_env())
-
-
-def settings() -> Settings:
-    return adapters().settings
 
 
 def trading_service(reply_timeout_s: float = REPLY_TIMEOUT_S) -> Trading:

@@ -167,17 +167,11 @@ class DynamoOrders:
             raise
 
     def _change_item(self, change: OrderChange) -> dict:
-        before, after = change.before, change.after
         if change.trade_id:
-            return self._fill_update(after, change.trade_id, after.executed - before.executed,
-                                     after.cum_quote - before.cum_quote, after.hold_used - before.hold_used)
-        return self._status_update(
-            after, change.from_statuses,
-            working_time=after.working_time if after.working_time != before.working_time else None,
-            qty=after.qty if after.qty != before.qty else None,
-            hold_amount=after.hold_amount if after.hold_amount != before.hold_amount else None,
-            prevented=after.prevented_qty - before.prevented_qty,
-        )
+            return self._fill_update(change.after, change.trade_id, change.delta("executed"),
+                                     change.delta("cum_quote"), change.delta("hold_used"))
+        return self._status_update(change.after, change.from_statuses, change.settings(),
+                                   change.delta("prevented_qty"))
 
     def _fill_update(self, after: OrderRecord, trade_id: int, qty: int, quote: int, used: int) -> dict:
         """The order's update for one fill, applied only if it has not seen this trade yet."""
@@ -197,17 +191,14 @@ class DynamoOrders:
             ", OpenPK, OpenSK" if after.status in FINAL_STATUSES else "")
         return {"Update": update}
 
-    def _status_update(self, after: OrderRecord, from_statuses, *, working_time: int | None, qty: int | None,
-                       hold_amount: int | None, prevented: int) -> dict:
+    def _status_update(self, after: OrderRecord, from_statuses, settings: dict[str, int], prevented: int) -> dict:
         """A status change, conditional on the order still being open (or in `from_statuses`)."""
         status = after.status
         sets = ["#status = :st", "update_time = :ts"]
         values = {":st": {S: str(status)}, ":ts": {N: str(after.update_time)}}
-        for name, placeholder, value in (("working_time", ":w", working_time), ("qty", ":qty", qty),
-                                         ("hold_amount", ":h", hold_amount)):
-            if value is not None:
-                sets.append(f"{name} = {placeholder}")
-                values[placeholder] = {N: str(value)}
+        for name, value in settings.items():
+            sets.append(f"{name} = :{name}")
+            values[f":{name}"] = {N: str(value)}
         expression = "SET " + ", ".join(sets)
         if prevented:
             expression += " ADD prevented_qty :p"

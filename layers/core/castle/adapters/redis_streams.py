@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 import redis
 
 from castle.journal import CommandEntry, JournalTrimmed, ShardBatch, stream_id
-from castle.adapters.redis_keys import (  # re-exported: settlement.py imports events_key from here
+from castle.adapters.redis_keys import (
     checkpoint_key,
     command_key,
     depth_keys,
