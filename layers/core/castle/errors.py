@@ -322,3 +322,32 @@ def futures_min_notional(notional: str) -> CastleError:
 
 def post_only_rejected() -> CastleError:
     return CastleError(-5022, "Due to the order could not be executed as maker, the Post Only order will be rejected.")
+
+
+def would_immediately_trigger() -> CastleError:
+    return CastleError(-2021, "Order would immediately trigger.")
+
+
+def fok_rejected() -> CastleError:
+    return CastleError(-5021, "Due to the order could not be filled immediately, the FOK order has been rejected.")
+
+
+def no_need_to_change_position_side() -> CastleError:
+    return CastleError(-4059, "No need to change position side.")
+
+
+def position_side_open_orders() -> CastleError:
+    return CastleError(-4067, "Position side cannot be changed if there exists open orders.")
+
+
+def position_side_positions() -> CastleError:
+    return CastleError(-4068, "Position side cannot be changed if there exists position.")
+
+
+def transfer_insufficient() -> CastleError:
+    return CastleError(-5013, "Asset transfer failed: insufficient balance")
+
+
+def no_mark_price() -> CastleError:
+    """Castle's: funding or a mark-priced check before the contract's first mark."""
+    return CastleError(-1000, "No mark price yet for this symbol.", 503)
