@@ -31,6 +31,7 @@ from castle.events import OrderAmended as BookOrderAmended
 from castle.events import OrderRejected as BookOrderRejected
 from castle.futures import accounts as acct
 from castle.futures.book_symbol import book_symbol
+from castle.futures.book_walk import levels_best_first
 from castle.futures.brackets import BracketBook
 from castle.futures.commands import (
     AdjustIsolatedMargin,
@@ -220,15 +221,14 @@ class FuturesEngine:
             leg.closing_qty += qty
         self._book_command(book, working, market, mark, contract, seq, events)
 
-    def _reference_price(self, book: MatchingEngine, is_buy: bool, qty: int) -> int | None:
+    @staticmethod
+    def _reference_price(book: MatchingEngine, is_buy: bool, qty: int) -> int | None:
         """The book's worst price a market order of `qty` would reach now (what its margin is priced at)."""
         symbol = book.symbol
-        depth = book.depth(1000)
-        levels = depth.asks if is_buy else depth.bids
         needed, worst = symbol.to_lots(qty), None
-        for price, lots in levels:
-            worst = price
-            needed -= lots
+        for level in levels_best_first(book.book.asks if is_buy else book.book.bids):
+            worst = level.price
+            needed -= level.qty
             if needed <= 0:
                 break
         return None if worst is None else worst * symbol.tick
@@ -455,10 +455,11 @@ class FuturesEngine:
         left = book.symbol.to_lots(qty)
         amounts: dict[tuple[int, PositionSide], int] = {}
         is_buy = taker.side is Side.BUY
-        for price in sorted(side.levels, reverse=not is_buy):
+        for level in levels_best_first(side):
+            price = level.price
             if left <= 0 or (limit is not None and (price > limit if is_buy else price < limit)):
                 break
-            for maker in list(side.levels[price].orders):
+            for maker in list(level.orders):
                 if left <= 0:
                     break
                 if not maker.remaining:
