@@ -58,6 +58,7 @@ from castle.orders import CancelOrder, OrderType, PlaceOrder, Side  # noqa: E402
 from castle.symbols import default_symbols  # noqa: E402
 from lightmatchingengine.lightmatchingengine import LightMatchingEngine  # noqa: E402
 from matching_container.collector import PacedCollector  # noqa: E402
+from benchmarks import _futures  # noqa: E402
 
 NAME = "engine"
 PEER = "lightmatchingengine"
@@ -82,7 +83,7 @@ ACCOUNT_IDS = list(range(1000))
 SAMPLE_EVERY = 1000  # ops between samples of the book's size
 
 BUY, SELL = Side.BUY, Side.SELL
-TARGETS = {"ratio": 2.0, "deep_ratio": 10.0, "p99_us": 5.0, "bytes_per_resting_order": 300}
+TARGETS = {"ratio": 2.0, "deep_ratio": 10.0, "p99_us": 5.0, "bytes_per_resting_order": 300, "futures_ratio": 0.8}
 
 
 def add_arguments(parser) -> None:
@@ -94,6 +95,8 @@ def add_arguments(parser) -> None:
         "--chunk", type=int, default=10_000, help="throughput: the engines alternate every this many operations"
     )
     parser.add_argument("--seed", type=int, default=20261125, help="workload seed")
+    parser.add_argument("--futures-ops", type=int, default=1_000_000,
+                        help="futures pass: this many of the mixed operations, as futures orders (and its extras)")
     parser.add_argument(
         "--latency-passes", type=int, default=3,
         help="timed passes over the mixed ops; the percentiles are those of the pass with the median p99",
@@ -610,6 +613,20 @@ def measure_memory(engine: MatchingEngine, fill: DeepFill, stp) -> dict:
 
 
 # --------------------------------------------------------------------- run
+def futures_pass(args, symbol, spot_cmds: list) -> dict:
+    """The futures engine beside spot's on the mixed operations (benchmarks/_futures.py)."""
+    cmds, counts = _futures.futures_workload(spot_cmds[: args.futures_ops], symbol, BUYERS)
+    log(f"futures: {counts}; spot and futures alternating every {args.chunk:,} ops")
+    figures = _futures.throughput(symbol, spot_cmds[: args.futures_ops], cmds, range(1000), args.chunk, quiesce)
+    gc.unfreeze()
+    log(f"futures: {figures}")
+    figures["where_the_time_goes"] = _futures.profile(symbol, cmds, range(1000), min(len(cmds), 100_000))
+    gc.unfreeze()
+    target = TARGETS["futures_ratio"]
+    return {"workload": _futures.__doc__.split("\n\n")[1].replace("\n", " "), "counts": counts, **figures,
+            "target": {"ratio": target, "met": figures["ratio"] >= target}}
+
+
 def run(args) -> dict:
     t_start = time.perf_counter()
     load_start = os.getloadavg()
@@ -680,6 +697,9 @@ def run(args) -> dict:
             f"mixed: fills disagree: Castle {trades}, peer {peer_trades} (workload simulation {mixed.stats['fills']})"
         )
     mixed_stats = mixed.stats
+    futures = futures_pass(args, symbol, mixed.cmds)
+    if futures["rejected"]:
+        failures.append(f"futures: {futures['rejected']} commands rejected: {futures['rejections']}")
     del mixed
     gc.unfreeze()
 
@@ -796,6 +816,7 @@ def run(args) -> dict:
         "deep_fill_peer_orders_per_s": rate(len(fill), peer_fill_ns),
         "memory": memory,
         "workload_stats": {"mixed": mixed_stats, "deep": deep.stats},
+        "futures": futures,
         "targets": {
             name: {"target": goal, "got": value, "met": value >= goal if name.endswith("ratio") else value <= goal}
             for name, goal, value in (

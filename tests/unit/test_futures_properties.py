@@ -48,7 +48,6 @@ command = st.integers(0, 9).flatmap(lambda i: crossing if i < 3 else orders if i
 
 def run(world: World, step) -> list:
     kind = step[0]
-    engine = world.engine
     if kind == "order":
         d = step[1]
         k = d["kind"]

@@ -64,6 +64,8 @@ class ConditionalBook:
         self._rise: dict[tuple[str, WorkingType], list[tuple[int, int]]] = {}  # (stop, id): fires when price >= stop
         self._fall: dict[tuple[str, WorkingType], list[tuple[int, int]]] = {}  # (-stop, id): fires when price <= stop
         self._trailing: dict[tuple[str, WorkingType], list[int]] = {}
+        self.per_symbol: dict[str, int] = {}  # parked orders per symbol: a price with none to fire costs nothing
+        self.per_account: dict[tuple[int, str], int] = {}  # per (account, symbol): MAX_NUM_ORDERS
 
     def park(self, cmd: FuturesOrder, price: int | None, ts: int) -> Parked:
         parked = Parked(cmd, ts)
@@ -77,13 +79,24 @@ class ConditionalBook:
         else:
             heapq.heappush(self._fall.setdefault(key, []), (-cmd.stop_price, cmd.order_id))
         self.orders[cmd.order_id] = parked
+        self._count(cmd, 1)
         return parked
+
+    def _count(self, cmd: FuturesOrder, delta: int) -> None:
+        self.per_symbol[cmd.symbol] = self.per_symbol.get(cmd.symbol, 0) + delta
+        key = (cmd.account, cmd.symbol)
+        self.per_account[key] = self.per_account.get(key, 0) + delta
+
+    def count(self, account: int, symbol: str) -> int:
+        return self.per_account.get((account, symbol), 0)
 
     def remove(self, order_id: int) -> Parked | None:
         """Forget an order; heap entries of removed orders are dropped lazily."""
         parked = self.orders.pop(order_id, None)
-        if parked is not None and parked.cmd.type is FuturesOrderType.TRAILING_STOP_MARKET:
-            self._trailing[(parked.cmd.symbol, parked.cmd.working_type)].remove(order_id)
+        if parked is not None:
+            self._count(parked.cmd, -1)
+            if parked.cmd.type is FuturesOrderType.TRAILING_STOP_MARKET:
+                self._trailing[(parked.cmd.symbol, parked.cmd.working_type)].remove(order_id)
         return parked
 
     def of(self, account: int, symbol: str | None = None) -> list[Parked]:
@@ -119,6 +132,7 @@ class ConditionalBook:
             held.append((heap, entry))
             return
         del self.orders[order_id]
+        self._count(parked.cmd, -1)
         fired.append(parked.cmd)
 
     @staticmethod

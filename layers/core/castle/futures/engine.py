@@ -72,6 +72,8 @@ from castle.orders import AmendOrder, CancelOrder, OrderType, PlaceOrder, Side, 
 
 MAKER_RATE = 20_000  # 0.02%: Binance's USD-M default (VIP 0)
 TAKER_RATE = 50_000  # 0.05%
+BOOK_TIF = {FuturesTimeInForce.GTC: TimeInForce.GTC, FuturesTimeInForce.GTX: TimeInForce.GTC,
+            FuturesTimeInForce.IOC: TimeInForce.IOC, FuturesTimeInForce.FOK: TimeInForce.FOK}
 MAX_TRIGGER_ROUNDS = 100  # a trigger cascade is bounded: what is left fires on the next price
 
 
@@ -90,6 +92,7 @@ class FuturesEngine:
         self.transfers: set[int] = set()  # tran ids applied: a resent transfer changes nothing
         self.rates = (maker_rate, taker_rate)
         self.reduce_only_makers: dict[tuple[str, Side], int] = {}  # booked closing orders per book side
+        self.moved: set[tuple[int, str]] = set()  # (account, symbol) whose closing orders may now close too much
         self.seq = 0
 
     # ------------------------------------------------------------------ commands
@@ -158,7 +161,7 @@ class FuturesEngine:
             trigger = self.mark(cmd.symbol) if cmd.working_type is WorkingType.MARK_PRICE else self.last_price(
                 cmd.symbol)
             check_not_triggered(cmd, trigger)
-            if len(self.conditional.of(cmd.account, cmd.symbol)) >= contract.max_num_orders:
+            if self.conditional.count(cmd.account, cmd.symbol) >= contract.max_num_orders:
                 raise errors.max_open_orders_exceeded()
             parked = self.conditional.park(cmd, trigger, cmd.ts)
             events.append(OrderUpdated(seq, "NEW", _parked_view(parked.cmd, "NEW", parked.time, cmd.ts)))
@@ -264,8 +267,7 @@ class FuturesEngine:
         cmd = working.cmd
         symbol = book.symbol
         is_buy = cmd.side is Side.BUY
-        tif = {FuturesTimeInForce.IOC: TimeInForce.IOC, FuturesTimeInForce.FOK: TimeInForce.FOK}.get(
-            cmd.tif, TimeInForce.GTC)
+        tif = BOOK_TIF[cmd.tif]
         if market and mark is not None:
             bound = contract.market_take_bound
             limit = mark * (RATE_ONE + bound) // RATE_ONE if is_buy else -((-mark * (RATE_ONE - bound)) // RATE_ONE)
@@ -397,6 +399,8 @@ class FuturesEngine:
         working.update_time = ts
         if working.closing:
             leg.closing_qty -= qty
+        if leg.closing_qty > 0:
+            self.moved.add((cmd.account, cmd.symbol))
         booked = cmd.order_id in self.orders
         if booked:
             self._footprint(working)
@@ -518,7 +522,8 @@ class FuturesEngine:
 
     # ------------------------------------------------------------- triggers
     def _run_triggers(self, symbol: str, ts: int, seq: int, events: list) -> None:
-        for _ in range(MAX_TRIGGER_ROUNDS):
+        """Fire what the last and mark prices now meet; then trim closing orders of positions that shrank."""
+        for _ in range(MAX_TRIGGER_ROUNDS if self.conditional.per_symbol.get(symbol) else 0):
             fired = []
             last, mark = self.last_price(symbol), self.mark(symbol)
             protected_ok = self._protect_ok(symbol, last, mark)
@@ -530,9 +535,9 @@ class FuturesEngine:
                 break
             for cmd in fired:
                 self._trigger(cmd, ts, seq, events)
-        for account in self._touched(events):
-            for name in self.contracts:
-                self._trim_closing_orders(account, name, seq, events, ts)
+        moved, self.moved = self.moved, set()
+        for account_id, name in sorted(moved):
+            self._trim_closing_orders(self.accounts[account_id], name, seq, events, ts)
 
     def _protect_ok(self, symbol: str, last: int | None, mark: int | None) -> bool:
         if last is None or not mark:
@@ -548,10 +553,6 @@ class FuturesEngine:
         except CastleError:
             view = _parked_view(cmd, "EXPIRED", cmd.ts, ts)
             events.append(OrderUpdated(seq, "EXPIRED", view))
-
-    def _touched(self, events: list) -> list[acct.FuturesAccount]:
-        ids = sorted({e.account for e in events if type(e) is PositionChanged})
-        return [self.accounts[i] for i in ids]
 
     # --------------------------------------------------------------- cancels
     def _cancel(self, cmd: FuturesCancel, seq: int, events: list) -> None:

@@ -34,10 +34,11 @@ class Working:
         return self.qty - self.executed
 
     def view(self, status: str, update_time: int | None = None) -> OrderView:
+        """The order's state now; enum fields stay StrEnum members (they are str, and JSON writes them as such)."""
         cmd = self.cmd
         return OrderView(
-            cmd.symbol, cmd.order_id, cmd.account, cmd.client_order_id, str(cmd.side), str(cmd.position_side),
-            str(cmd.type), str(self.orig_type), str(cmd.tif), self.qty, cmd.price or 0, cmd.stop_price or 0,
-            cmd.reduce_only, cmd.close_position, str(cmd.working_type), cmd.activation_price or 0,
+            cmd.symbol, cmd.order_id, cmd.account, cmd.client_order_id, cmd.side, cmd.position_side,
+            cmd.type, self.orig_type, cmd.tif, self.qty, cmd.price or 0, cmd.stop_price or 0,
+            cmd.reduce_only, cmd.close_position, cmd.working_type, cmd.activation_price or 0,
             cmd.callback_rate or 0, cmd.price_protect, status, self.executed, self.cum_quote, self.realized,
             self.time, self.update_time if update_time is None else update_time)
