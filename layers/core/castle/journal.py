@@ -46,6 +46,16 @@ class CommandOutcome:
         return {"command_id": self.command_id, "seq": self.seq, "events": self.events}
 
 
+@dataclass(frozen=True, slots=True)
+class BookUpdate:
+    """One book of a shard that holds several (the futures market: one per contract), for its mirror."""
+
+    book: str
+    update_id: int  # the book's lastUpdateId
+    diff: DepthDiff | None = None
+    snapshot: DepthSnapshot | None = None
+
+
 @dataclass(slots=True)
 class ShardBatch:
     """One symbol's results from one read, committed as a unit."""
@@ -56,6 +66,7 @@ class ShardBatch:
     last_command_id: str | None  # the checkpoint: every entry up to here is done
     diff: DepthDiff | None = None  # levels changed by this batch
     snapshot: DepthSnapshot | None = None  # the whole book: replaces the mirror (after recovery)
+    books: tuple[BookUpdate, ...] = ()  # a multi-book shard's books; then `diff`/`snapshot` stay None
 
 
 class CommandSource(Protocol):

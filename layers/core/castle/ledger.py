@@ -16,7 +16,8 @@ from enum import StrEnum
 
 EXTERNAL = "EXTERNAL"  # the world outside Castle; its balance is minus (funded - withdrawn)
 FEES = "FEES"  # the exchange's fee income
-SYSTEM_ACCOUNTS = frozenset({EXTERNAL, FEES})
+UM_CLEARING, UM_FUNDING, UM_TRANSIT = "UM_CLEARING", "UM_FUNDING", "UM_TRANSIT"  # castle.futures.records
+SYSTEM_ACCOUNTS = frozenset({EXTERNAL, FEES, UM_CLEARING, UM_FUNDING, UM_TRANSIT})
 
 
 class Bucket(StrEnum):
@@ -30,6 +31,10 @@ class EntryKind(StrEnum):
     HOLD = "HOLD"
     RELEASE = "RELEASE"
     TRADE = "TRADE"
+    TRANSFER = "TRANSFER"  # between an account's spot balance and its futures wallet
+    REALIZED_PNL = "REALIZED_PNL"
+    COMMISSION = "COMMISSION"
+    FUNDING_FEE = "FUNDING_FEE"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ that as their tag.
     castle:{BTCUSDT}:engine                 hash    checkpoint: `last_command_id`, `seq`
     castle:{BTCUSDT}:depth:bids|asks        zset    the depth mirror: member "<ticks>:<lots>", score ticks
     castle:{BTCUSDT}:depth:lastUpdateId     string
+    castle:{UM}:cmd, :events, :engine ...   the USD-M futures market: one shard, one journal for every contract
+    castle:{UM}:depth:<contract>:bids|asks|lastUpdateId   each contract's depth mirror
 
     settlement (matching_container.settlement)
     castle:{BTCUSDT}:userdata               stream  executionReports (`castle:{wallet}:userdata`: deposits)
@@ -40,6 +42,7 @@ from __future__ import annotations
 import uuid
 
 WALLET_SHARD = "wallet"  # deposits and withdrawals: no symbol's shard
+FUTURES_SHARD = "UM"  # USD-M futures: cross margin spans contracts, so one journal holds them all
 
 
 def shard_key(shard: str, name: str) -> str:
@@ -77,13 +80,14 @@ def checkpoint_key(symbol: str) -> str:
     return shard_key(symbol, "engine")
 
 
-def depth_keys(symbol: str) -> tuple[str, str, str]:
-    """(bids, asks, lastUpdateId) of the engine's depth mirror."""
-    return shard_key(symbol, "depth:bids"), shard_key(symbol, "depth:asks"), depth_update_id_key(symbol)
+def depth_keys(symbol: str, book: str | None = None) -> tuple[str, str, str]:
+    """(bids, asks, lastUpdateId) of the engine's depth mirror; `book` is one book of a multi-book shard."""
+    prefix = "depth" if book is None else f"depth:{book}"
+    return shard_key(symbol, f"{prefix}:bids"), shard_key(symbol, f"{prefix}:asks"), depth_update_id_key(symbol, book)
 
 
-def depth_update_id_key(symbol: str) -> str:
-    return shard_key(symbol, "depth:lastUpdateId")
+def depth_update_id_key(symbol: str, book: str | None = None) -> str:
+    return shard_key(symbol, "depth:lastUpdateId" if book is None else f"depth:{book}:lastUpdateId")
 
 
 # ---------------------------------------------------------------- settlement

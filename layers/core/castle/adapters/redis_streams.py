@@ -125,9 +125,10 @@ class RedisBookMirror:
         last_update_id: int,
         diff: DepthDiff | None = None,
         snapshot: DepthSnapshot | None = None,
+        book: str | None = None,
     ) -> None:
-        """Queue the mirror's update on `pipe` (the caller's MULTI)."""
-        bids, asks, last = depth_keys(symbol)
+        """Queue the mirror's update on `pipe` (the caller's MULTI); `book` names one of a shard's books."""
+        bids, asks, last = depth_keys(symbol, book)
         if snapshot is not None:
             pipe.delete(bids, asks)
             for key, levels in ((bids, snapshot.bids), (asks, snapshot.asks)):
@@ -141,9 +142,9 @@ class RedisBookMirror:
                         pipe.zadd(key, {f"{price}:{qty}": price})
         pipe.set(last, last_update_id)
 
-    def depth(self, symbol: str, limit: int = 100) -> DepthSnapshot:
+    def depth(self, symbol: str, limit: int = 100, book: str | None = None) -> DepthSnapshot:
         """Best `limit` levels per side and their lastUpdateId, read in one MULTI (consistent)."""
-        bids, asks, last = depth_keys(symbol)
+        bids, asks, last = depth_keys(symbol, book)
         pipe = self.client.pipeline(transaction=True)
         pipe.get(last)
         pipe.zrevrange(bids, 0, limit - 1)
@@ -190,7 +191,11 @@ class RedisEventLog:
             if outcome.reply_to:
                 pipe.lpush(outcome.reply_to, json.dumps(outcome.reply(), separators=COMPACT))
                 pipe.expire(outcome.reply_to, self.reply_ttl_s)
-        self.mirror.stage(pipe, symbol, batch.seq, diff=batch.diff, snapshot=batch.snapshot)
+        if batch.books:
+            for update in batch.books:
+                self.mirror.stage(pipe, symbol, update.update_id, update.diff, update.snapshot, book=update.book)
+        else:
+            self.mirror.stage(pipe, symbol, batch.seq, diff=batch.diff, snapshot=batch.snapshot)
         if batch.last_command_id is not None:
             pipe.hset(checkpoint_key(symbol), mapping={"last_command_id": batch.last_command_id, "seq": batch.seq})
         pipe.execute()
