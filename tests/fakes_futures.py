@@ -29,7 +29,7 @@ class MemoryFuturesRecords:
         self.orders: dict[tuple[int, str, int], FuturesOrderRecord] = {}
         self.positions: dict[tuple[int, str, str], PositionRecord] = {}
         self.configs: dict[tuple[int, str], SymbolConfigRecord] = {}
-        self.trades: dict[tuple[int, str, int, bool], TradeRecord] = {}
+        self.trade_rows: dict[tuple[int, str, int, bool], TradeRecord] = {}
         self.incomes: dict[tuple[int, int], IncomeRecord] = {}
         self.fundings: dict[tuple[str, int], FundingRecord] = {}
         self.balances: dict[tuple[str, str], int] = {}
@@ -44,7 +44,7 @@ class MemoryFuturesRecords:
         for r in s.configs:
             self._newest(self.configs, (r.account, r.symbol), r)
         for t in s.trades:
-            self.trades.setdefault((t.account, t.symbol, t.trade_id, t.maker), t)
+            self.trade_rows.setdefault((t.account, t.symbol, t.trade_id, t.maker), t)
         for i in s.income:
             self.incomes.setdefault((i.account, i.tran_id), i)
         for f in s.funding:
@@ -83,7 +83,7 @@ class MemoryFuturesRecords:
                 if a == account and s == symbol and oid >= from_id][:limit]
 
     def trades_of(self, account, symbol):
-        return [t for (a, s, _, _), t in sorted(self.trades.items()) if a == account and s == symbol]
+        return [t for (a, s, _, _), t in sorted(self.trade_rows.items()) if a == account and s == symbol]
 
     def trades(self, account, symbol, from_id=0, limit=500):
         return [t for t in self.trades_of(account, symbol) if t.trade_id >= from_id][:limit]
