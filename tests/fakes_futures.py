@@ -18,7 +18,7 @@ from castle.futures.records import (
     TradeRecord,
     wallet_account,
 )
-from castle.futures.settle import FuturesSettlement, settle
+from castle.futures.settle import FuturesSettlement, settle_command
 from castle.ledger import Bucket, LedgerEntry
 
 
@@ -126,7 +126,7 @@ class EngineJournal:
         self.sent.append(command)
         events = self.engine.submit(command_from_dict(command))
         wire = [event_to_dict(e) for e in events]
-        self.records.write(settle(self.engine.seq, [event_from_dict(e) for e in wire]))
+        self.records.write(settle_command(self.engine.seq, [event_from_dict(e) for e in wire]))
         return {"command_id": f"{len(self.sent)}-0", "seq": self.engine.seq, "events": wire}
 
     def depth(self, symbol: str, limit: int):

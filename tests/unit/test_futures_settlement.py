@@ -10,7 +10,7 @@ from castle.futures.codec import event_from_dict, event_to_dict
 from castle.futures.commands import SetLeverage, SetMarginType, SetPositionMode, SettleFunding, TransferIn
 from castle.futures.margin import MarginType
 from castle.futures.records import CLEARING, FUNDING, TRANSIT, wallet_account
-from castle.futures.settle import settle, transfer_in_entry
+from castle.futures.settle import settle_command, transfer_in_entry
 from castle.ledger import FEES
 from tests.fakes_futures import MemoryFuturesRecords
 from tests.futures_world import World, u
@@ -42,7 +42,7 @@ def settle_all(world: World, store, twice: bool = False) -> None:
         wire = [event_from_dict(event_to_dict(e)) for e in events]  # as the events stream carries them
         seq = events[0].seq if events else 0
         for _ in range(2 if twice else 1):
-            store.write(settle(seq, wire))
+            store.write(settle_command(seq, wire))
 
 
 def snapshot(store, accounts=(A, B, C)) -> dict:
@@ -116,7 +116,7 @@ def test_a_transfer_in_passes_through_transit_and_leaves_it_empty():
     store.balances[("7", "USDT")] = u("100")
     store.post(transfer_in_entry(7, 1, u("40"), 0))
     events = World().submit(TransferIn(7, 1, u("40"), 0))
-    store.write(settle(1, events))
+    store.write(settle_command(1, events))
     assert store.balances[("7", "USDT")] == u("60")
     assert store.balances[(wallet_account(7), "USDT")] == u("40")
     assert store.balances[(TRANSIT, "USDT")] == 0

@@ -33,6 +33,7 @@ class Settings:
     accounts_table: str = ""
     accounts_key_arn: str = ""
     withdrawals_table: str = ""
+    futures_table: str = ""
     redis_url: str = ""
     admin_token: str = ""  # empty: the admin API answers -1002 to everything
     trusted_proxy_hops: int = 0
@@ -48,6 +49,7 @@ class Settings:
             accounts_table=env.get("ACCOUNTS_TABLE", ""),
             accounts_key_arn=env.get("ACCOUNTS_KEY_ARN", ""),
             withdrawals_table=env.get("WITHDRAWALS_TABLE", ""),
+            futures_table=env.get("FUTURES_TABLE", ""),
             redis_url=env.get("REDIS_URL", ""),
             admin_token=env.get("CASTLE_ADMIN_TOKEN", ""),
             trusted_proxy_hops=int(env.get("CASTLE_TRUSTED_PROXY_HOPS", "0") or 0),
@@ -84,6 +86,29 @@ class Adapters:
         from castle.adapters.dynamo_orders import DynamoOrders
 
         return DynamoOrders(self.dynamodb, self.settings.orders_table, self.settings.trades_table, self.ledger)
+
+    @cached_property
+    def futures_records(self):
+        from castle.adapters.dynamo_futures import DynamoFuturesRecords
+
+        return DynamoFuturesRecords(self.dynamodb, self.settings.futures_table, self.ledger)
+
+    @cached_property
+    def futures_journal(self):
+        import redis
+
+        from castle.adapters.redis_futures import RedisFuturesJournal
+
+        client = redis.Redis.from_url(self.settings.redis_url, decode_responses=True,
+                                      socket_timeout=REPLY_TIMEOUT_S + 5)  # replies are awaited with BLPOP
+        return RedisFuturesJournal(client)
+
+    @cached_property
+    def mark_prices(self):
+        from castle.adapters.redis_futures import RedisMarkPrices
+        from castle.futures.contracts import default_contracts
+
+        return RedisMarkPrices(self.redis, default_contracts())
 
     @cached_property
     def accounts(self):

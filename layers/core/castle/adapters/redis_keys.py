@@ -18,6 +18,7 @@ that as their tag.
     castle:{BTCUSDT}:depth:lastUpdateId     string
     castle:{UM}:cmd, :events, :engine ...   the USD-M futures market: one shard, one journal for every contract
     castle:{UM}:depth:<contract>:bids|asks|lastUpdateId   each contract's depth mirror
+    castle:{UM}:tran_id                     string  transfer ids;  castle:{UM}:mark:<contract>  hash  the mark feed
 
     settlement (matching_container.settlement)
     castle:{BTCUSDT}:userdata               stream  executionReports (`castle:{wallet}:userdata`: deposits)
@@ -65,6 +66,16 @@ def trimmed_key(symbol: str) -> str:
 
 def order_id_key(symbol: str) -> str:
     return shard_key(symbol, "order_id")
+
+
+def tran_id_key(shard: str) -> str:
+    """The futures market's transfer id counter (Binance's tranId)."""
+    return shard_key(shard, "tran_id")
+
+
+def mark_key(contract: str) -> str:
+    """A contract's latest mark, index, funding rate and next funding time (the mark-price feed's hash)."""
+    return shard_key(FUTURES_SHARD, f"mark:{contract}")
 
 
 def reply_key(symbol: str) -> str:

@@ -62,11 +62,21 @@ class FuturesSettlement:
                     self.entries))
 
 
-def settle(seq: int, events: list) -> FuturesSettlement:
-    """The records and entries of one command's events (`seq` is the command's sequence number)."""
+def settle_command(seq: int, events: list) -> FuturesSettlement:
+    """One command's events, versioned by the command's seq and their place in it."""
+    return settle([(version(seq, index), e) for index, e in enumerate(events)])
+
+
+def entry_version(entry_id: str) -> int:
+    """An events-stream entry's place in the stream, as one increasing int (its `<ms>-<n>` id)."""
+    ms, _, n = entry_id.partition("-")
+    return int(ms) * 1_000_000 + int(n)
+
+
+def settle(events: list[tuple[int, object]]) -> FuturesSettlement:
+    """The records and entries of (version, event) pairs; a later version wins over an earlier one."""
     out = FuturesSettlement()
-    for index, e in enumerate(events):
-        v = version(seq, index)
+    for v, e in events:
         kind = type(e)
         if kind is OrderUpdated:
             out.orders.append(FuturesOrderRecord(e.order, v))
