@@ -8,6 +8,7 @@ import pytest
 
 from castle.adapters.redis_futures import RedisFuturesJournal
 from castle.adapters.redis_keys import FUTURES_SHARD, events_key
+from castle.adapters.redis_streams import connect
 from castle.futures.codec import command_to_dict
 from castle.futures.commands import FuturesOrder, FuturesOrderType, TransferIn, UpdateMarks
 from castle.orders import Side
@@ -97,3 +98,34 @@ def test_a_restarted_market_replays_to_the_same_state_and_publishes_nothing_twic
     assert again.replayed == 5
     assert again.engine.state_hash() == runner.engine.state_hash()
     assert redis_client.xlen(events_key(FUTURES_SHARD)) == published
+
+
+def test_concurrent_orders_of_one_account_on_two_contracts_never_spend_its_margin_twice(market, redis_client,
+                                                                                        redis_url):
+    """The margin for one order only, two orders racing on BTCUSDT and ETHUSDT: the journal orders them, one wins."""
+    journal = RedisFuturesJournal(redis_client)
+    journal.call(command_to_dict(TransferIn(9, journal.next_tran_id(), u("250"), TS)), 5)
+    journal.call(command_to_dict(UpdateMarks({"BTCUSDT": (u("50000"), u("50000")),
+                                              "ETHUSDT": (u("2500"), u("2500"))}, TS)), 5)
+    btc = FuturesOrder("BTCUSDT", journal.next_order_id(), 9, Side.BUY, FuturesOrderType.LIMIT, u("0.1"), u("50000"),
+                       ts=TS)  # 5,000 / 20 = 250
+    eth = FuturesOrder("ETHUSDT", journal.next_order_id(), 9, Side.BUY, FuturesOrderType.LIMIT, u("2"), u("2500"),
+                       ts=TS)  # 5,000 / 20 = 250
+    replies: dict[str, dict] = {}
+    barrier = threading.Barrier(2)
+
+    def send(cmd) -> None:
+        client = connect(redis_url)  # each sender its own connection, as two Lambdas would have
+        barrier.wait()
+        replies[cmd.symbol] = RedisFuturesJournal(client).call(command_to_dict(cmd), 5)
+
+    threads = [threading.Thread(target=send, args=(cmd,)) for cmd in (btc, eth)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    outcomes = sorted(reply["events"][0]["type"] for reply in replies.values())
+    assert outcomes == ["OrderRejected", "OrderUpdated"]
+    rejected = next(r["events"][0] for r in replies.values() if r["events"][0]["type"] == "OrderRejected")
+    assert rejected["code"] == -2019
+    assert market.engine.valuation(market.engine.account(9)).available == 0
