@@ -4,9 +4,9 @@ As the spot shard (shard.py): the journal is the truth, the engine is
 deterministic, and a batch's events, replies, depth mirrors and checkpoint go
 out in one MULTI. One journal holds every contract, so the engine sees an
 account's orders on all of them in one order (cross margin), live and on
-replay. Recovery replays the journal from its start (futures snapshots are
-not built yet; the futures journal is therefore never trimmed), and publishes
-only what comes after the checkpoint.
+replay. Recovery loads the latest snapshot (castle.futures.snapshot, stored and
+trimmed behind as spot's are, when SNAPSHOTS_BUCKET is set), replays the journal
+after it, and publishes only what comes after the checkpoint.
 
 `python -m matching_container.futures_market`: REDIS_URL is required.
 """
@@ -25,25 +25,50 @@ from castle.futures.brackets import default_brackets
 from castle.futures.codec import command_from_dict, event_to_dict
 from castle.futures.contracts import default_contracts
 from castle.futures.engine import FuturesEngine
-from castle.journal import BookUpdate, CommandEntry, CommandOutcome, CommandSource, ResultSink, ShardBatch, stream_id
+from castle.futures.snapshot import restore, take_snapshot
+from castle.journal import (
+    BookUpdate,
+    CommandEntry,
+    CommandOutcome,
+    CommandSource,
+    ResultSink,
+    ShardBatch,
+    SnapshotStore,
+    StoredSnapshot,
+    stream_id,
+)
+from matching_container.snapshots import DEFAULT_POLICY, SnapshotPolicy, Snapshotter
 
 log = logging.getLogger("castle.futures")
 
 
 class FuturesMarketRunner:
-    def __init__(self, engine: FuturesEngine, source: CommandSource, sink: ResultSink) -> None:
+    def __init__(self, engine: FuturesEngine, source: CommandSource, sink: ResultSink,
+                 snapshots: SnapshotStore | None = None, policy: SnapshotPolicy = DEFAULT_POLICY) -> None:
         self.engine = engine
         self.source = source
         self.sink = sink
+        self.snapshots = snapshots
+        self.snapshotter = Snapshotter(snapshots, source, sink, policy) if snapshots is not None else None
         self.replayed = 0
+
+    def _usable_snapshot(self, checkpoint: str | None) -> StoredSnapshot | None:
+        """The latest snapshot, unless it is ahead of the checkpoint (a journal that was reset)."""
+        snapshot = self.snapshots.latest(FUTURES_SHARD) if self.snapshots is not None else None
+        if snapshot is None or checkpoint is None or stream_id(snapshot.last_command_id) > stream_id(checkpoint):
+            return None
+        return snapshot
 
     def recover(self) -> None:
         t0 = time.perf_counter()
         checkpoint = self.sink.checkpoint(FUTURES_SHARD)
         done = stream_id(checkpoint) if checkpoint else None
+        snapshot = self._usable_snapshot(checkpoint)
+        if snapshot is not None:
+            self.engine = restore(self.engine.contracts, self.engine.brackets, snapshot.state)
         pending: list[CommandOutcome] = []
-        last_id = checkpoint
-        for entry in self.source.replay(FUTURES_SHARD):
+        last_id = snapshot.last_command_id if snapshot else checkpoint
+        for entry in self.source.replay(FUTURES_SHARD, after=snapshot.last_command_id if snapshot else None):
             outcome = self.apply(entry)
             last_id = entry.id
             self.replayed += 1
@@ -56,6 +81,10 @@ class FuturesMarketRunner:
         self.sink.commit(ShardBatch(FUTURES_SHARD, pending, self.engine.seq, last_id, books=books))
         if last_id is not None:
             self.source.seek(FUTURES_SHARD, last_id)
+        if self.snapshotter is not None:
+            self.snapshotter.loaded(FUTURES_SHARD, snapshot, self.replayed, last_id)
+            if self.replayed:
+                self.snapshotter.capture(self.engine, FUTURES_SHARD, take_snapshot)
         log.info("recovered the futures market in %.0f ms: %d command(s) replayed, %d published, seq=%d",
                  (time.perf_counter() - t0) * 1000, self.replayed, len(pending), self.engine.seq)
 
@@ -67,6 +96,10 @@ class FuturesMarketRunner:
         books = tuple(BookUpdate(name, book.seq, diff=book.book.take_diff())
                       for name, book in sorted(self.engine.books.items()))
         self.sink.commit(ShardBatch(FUTURES_SHARD, outcomes, self.engine.seq, entries[-1].id, books=books))
+        if self.snapshotter is not None:
+            self.snapshotter.applied(FUTURES_SHARD, len(entries), entries[-1].id)
+            if self.snapshotter.due(FUTURES_SHARD):
+                self.snapshotter.capture(self.engine, FUTURES_SHARD, take_snapshot)
         return len(entries)
 
     def run(self, stop: threading.Event) -> None:
@@ -74,6 +107,8 @@ class FuturesMarketRunner:
         log.info("ready: the futures market (%s)", ", ".join(sorted(self.engine.books)))
         while not stop.is_set():
             self.step()
+        if self.snapshotter is not None:
+            self.snapshotter.close()
         log.info("stopped")
 
     def apply(self, entry: CommandEntry) -> CommandOutcome:
@@ -94,13 +129,18 @@ def new_engine() -> FuturesEngine:
     return FuturesEngine(default_contracts(), default_brackets())
 
 
-def bootstrap(settings, client=None) -> FuturesMarketRunner:
+def bootstrap(settings, client=None, snapshots=None) -> FuturesMarketRunner:
     from castle.adapters.redis_streams import RedisBookMirror, RedisCommandStream, RedisEventLog, connect
 
     client = client or connect(settings.redis_url)
     source = RedisCommandStream(client, [FUTURES_SHARD], block_ms=settings.block_ms, count=settings.batch_size)
     sink = RedisEventLog(client, RedisBookMirror(client), reply_ttl_s=settings.reply_ttl_s)
-    return FuturesMarketRunner(new_engine(), source, sink)
+    if snapshots is None and settings.snapshots_enabled:
+        from matching_container.engine import s3_snapshots
+
+        snapshots = s3_snapshots(settings)
+    policy = SnapshotPolicy(settings.snapshot_every_commands, settings.snapshot_every_s, keep=settings.snapshot_keep)
+    return FuturesMarketRunner(new_engine(), source, sink, snapshots, policy)
 
 
 def run(settings, stop) -> None:

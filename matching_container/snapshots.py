@@ -96,16 +96,21 @@ class Snapshotter:
         p = self.policy
         return state.commands >= p.every_commands or (state.commands > 0 and age >= p.every_s) or age >= p.refresh_s
 
-    def capture(self, engine: MatchingEngine) -> None:
-        """Copy the engine's state now (the pause), store it in the background."""
-        symbol = engine.symbol.name
+    def capture(self, engine: MatchingEngine, symbol: str | None = None,
+                take: Callable[[object], dict] = take_snapshot) -> None:
+        """Copy the engine's state now (the pause), store it in the background.
+
+        `symbol` and `take` name a shard and its snapshot function when the engine is not one
+        symbol's book (the futures market: castle.futures.snapshot).
+        """
+        symbol = symbol or engine.symbol.name
         state = self._symbols[symbol]
         # The copy allocates one list per resting order; the cyclic GC waits (halves the pause at 100k orders).
         gc_was_on = gc.isenabled()
         gc.disable()
         t0 = time.perf_counter()
         try:
-            snapshot = StoredSnapshot(symbol, engine.seq, state.last_command_id, take_snapshot(engine))
+            snapshot = StoredSnapshot(symbol, engine.seq, state.last_command_id, take(engine))
         finally:
             if gc_was_on:
                 gc.enable()

@@ -129,3 +129,38 @@ def test_concurrent_orders_of_one_account_on_two_contracts_never_spend_its_margi
     rejected = next(r["events"][0] for r in replies.values() if r["events"][0]["type"] == "OrderRejected")
     assert rejected["code"] == -2019
     assert market.engine.valuation(market.engine.account(9)).available == 0
+
+
+class SavedSnapshots:
+    """A SnapshotStore in memory: what the futures market saved, newest last."""
+
+    def __init__(self) -> None:
+        self.saved = []
+
+    def save(self, snapshot) -> None:
+        self.saved.append(snapshot)
+
+    def latest(self, symbol):
+        return next((s for s in reversed(self.saved) if s.symbol == symbol), None)
+
+
+def test_a_restart_loads_the_latest_snapshot_and_replays_only_what_came_after(settings, redis_client):
+    from matching_container.snapshots import SnapshotPolicy
+
+    store = SavedSnapshots()
+    policy = SnapshotPolicy(every_commands=3, every_s=3600)
+    runner = bootstrap(settings, redis_client, snapshots=store)
+    runner.snapshotter.policy = policy
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    journal = RedisFuturesJournal(redis_client)
+    trade_once(journal)
+    order(journal, 1, "SELL", "0.05", "50100")
+    stop.set()
+    thread.join(timeout=5)
+    assert store.saved and store.saved[-1].symbol == FUTURES_SHARD
+    again = bootstrap(settings, redis_client, snapshots=store)
+    again.recover()
+    assert again.replayed < 6
+    assert again.engine.state_hash() == runner.engine.state_hash()

@@ -99,6 +99,10 @@ class ConditionalBook:
                 self._trailing[(parked.cmd.symbol, parked.cmd.working_type)].remove(order_id)
         return parked
 
+    def trailing_in_order(self) -> list[Parked]:
+        """Trailing stops in the order a price checks them (per symbol and working type, then as parked)."""
+        return [self.orders[i] for key in sorted(self._trailing) for i in self._trailing[key]]
+
     def of(self, account: int, symbol: str | None = None) -> list[Parked]:
         return [p for p in self.orders.values() if p.cmd.account == account and symbol in (None, p.cmd.symbol)]
 
